@@ -1,0 +1,44 @@
+"""`manage.py serve`: the web server (gunicorn) and the django-q2 cluster together, stopped together."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server and the task cluster (scheduler, dispatcher) until interrupted."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+
+    def handle(self, *args, port: int, workers: int, **options):
+        python = sys.executable
+        cluster = subprocess.Popen([python, "manage.py", "qcluster"], cwd=settings.BASE_DIR)
+        web = subprocess.Popen(
+            [python, "-m", "gunicorn", "atlas_guest.wsgi:application", "--bind", f"0.0.0.0:{port}",
+             "--workers", str(workers), "--access-logfile", "-"],
+            cwd=settings.BASE_DIR,
+        )
+        self.stdout.write(self.style.SUCCESS(f"Serving on port {port}; task cluster running. Ctrl-C stops both."))
+        try:
+            while web.poll() is None and cluster.poll() is None:
+                try:
+                    web.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for proc in (web, cluster):
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+            for proc in (web, cluster):
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
