@@ -168,3 +168,22 @@ class TenantGuestExperienceConfig(models.Model):
 
     def module_enabled(self, module: str) -> bool:
         return bool(getattr(self, f"{module}_enabled"))
+
+
+class TenantWorkIndex(models.Model):
+    """When each tenant next has lifecycle work due (a schedule, an outbox event or a message retry).
+
+    The scheduler's poll reads only this table, so a poll with nothing due costs one query however many
+    tenants there are (GUIDE: Tenancy). Writers lower `next_due_at` in the same transaction as the rows
+    they add; the tick raises it again after its work, holding the row lock (messaging/wakeups.py).
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="work_index")
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tenant work index"
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: next work at {self.next_due_at or 'never'}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from tenants.models import Domain, Tenant, TenantGuestExperienceConfig
+from tenants.models import Domain, Tenant, TenantGuestExperienceConfig, TenantWorkIndex
 
 
 def tenant_domain(slug: str) -> str:
@@ -33,6 +33,7 @@ def create_tenant(
         with transaction.atomic():
             Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
             TenantGuestExperienceConfig.objects.create(tenant=tenant)
+            TenantWorkIndex.objects.create(tenant=tenant)
     except Exception:
         tenant.delete(force_drop=True)
         raise

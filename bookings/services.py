@@ -1,0 +1,115 @@
+"""Every write on a booking. Each state change and the event reporting it commit together (transactional
+outbox), and the lifecycle rules react to the event, never to the caller."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.models import ActionSource, Booking, BookingStatus, Payment, PaymentStatus
+from messaging import events as ev
+from messaging.outbox import publish
+from messaging.wakeups import note_due
+
+
+def _locked(booking: Booking | int) -> Booking:
+    pk = booking.pk if isinstance(booking, Booking) else booking
+    return Booking.objects.select_for_update(of=("self",)).select_related("listing__property", "guest").get(pk=pk)
+
+
+def _publish(event_type: str, booking: Booking, now: dt.datetime, **payload) -> None:
+    publish(event_type, booking=booking, payload=payload, now=now)
+    note_due(now, now)  # last: the tenant's wake-up row is always the last lock a transaction takes
+
+
+def create_booking(*, confirm: bool = True, now: dt.datetime | None = None, **fields) -> Booking:
+    """Validate and store a booking (a lead, or confirmed at once)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking(status=BookingStatus.LEAD, created_at=now, **fields)
+        booking.full_clean()
+        booking.save()
+        if confirm:
+            booking = confirm_booking(booking, now=now)
+    return booking
+
+
+@transaction.atomic
+def confirm_booking(booking: Booking | int, *, now: dt.datetime | None = None) -> Booking:
+    """Lead → Confirmed; publishes `booking.confirmed` once. Confirming a confirmed booking changes nothing."""
+    now = now or timezone.now()
+    booking = _locked(booking)
+    if booking.status == BookingStatus.CONFIRMED:
+        return booking
+    if booking.status != BookingStatus.LEAD:
+        raise ValidationError(f"A {booking.get_status_display().lower()} booking cannot be confirmed.")
+    booking.status, booking.confirmed_at = BookingStatus.CONFIRMED, now
+    booking.save(update_fields=["status", "confirmed_at", "updated_at"])
+    _publish(ev.BOOKING_CONFIRMED, booking, now)
+    return booking
+
+
+@transaction.atomic
+def cancel_booking(booking: Booking | int, *, reason: str = "", now: dt.datetime | None = None) -> Booking:
+    """EC-02: a cancelled booking's pending touchpoints are all cancelled (by the event's handler)."""
+    now = now or timezone.now()
+    booking = _locked(booking)
+    if booking.status == BookingStatus.CANCELLED:
+        return booking
+    if booking.checked_in_at is not None:
+        raise ValidationError("A booking cannot be cancelled after the guest has checked in. Check the guest out instead.")
+    booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
+    booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+    _publish(ev.BOOKING_CANCELLED, booking, now, reason=reason[:200])
+    return booking
+
+
+@transaction.atomic
+def check_in_guest(booking: Booking | int, *, via: str = ActionSource.STAFF, now: dt.datetime | None = None) -> tuple[Booking, bool]:
+    """Log the check-in and publish `stay.checked_in`. Idempotent (EC-07): a second tap changes nothing and
+    publishes nothing. Returns (booking, whether this call checked the guest in)."""
+    now = now or timezone.now()
+    booking = _locked(booking)
+    if booking.checked_in_at is not None:
+        return booking, False
+    if booking.status != BookingStatus.CONFIRMED:
+        raise ValidationError(f"Only a confirmed booking can be checked in; this one is {booking.get_status_display().lower()}.")
+    booking.checked_in_at, booking.checked_in_via = now, via
+    booking.save(update_fields=["checked_in_at", "checked_in_via", "updated_at"])
+    _publish(ev.STAY_CHECKED_IN, booking, now, via=via)
+    return booking, True
+
+
+@transaction.atomic
+def check_out_guest(booking: Booking | int, *, via: str = ActionSource.STAFF, now: dt.datetime | None = None) -> tuple[Booking, bool]:
+    """Log the check-out, complete the booking and publish `stay.checked_out` once, whether the host or the
+    auto-checkout timer (GX-CO-001) gets there first. Returns (booking, whether this call checked out)."""
+    now = now or timezone.now()
+    booking = _locked(booking)
+    if booking.checked_out_at is not None:
+        return booking, False
+    if booking.checked_in_at is None:
+        raise ValidationError("The guest has not checked in yet. Check the guest in first, or cancel the booking.")
+    booking.checked_out_at, booking.checked_out_via = now, via
+    booking.status = BookingStatus.COMPLETED
+    booking.save(update_fields=["checked_out_at", "checked_out_via", "status", "updated_at"])
+    _publish(ev.STAY_CHECKED_OUT, booking, now, via=via)
+    return booking, True
+
+
+@transaction.atomic
+def record_payment(booking: Booking | int, *, amount: Decimal, method: str = "UPI", reference: str = "",
+                   now: dt.datetime | None = None) -> Payment:
+    """Store a payment and bring the booking's received amount and payment status up to date."""
+    now = now or timezone.now()
+    booking = _locked(booking)
+    payment = Payment(booking=booking, amount=amount, method=method, reference=reference, received_at=now)
+    payment.full_clean()
+    payment.save()
+    booking.amount_received += amount
+    booking.payment_status = PaymentStatus.PAID if booking.amount_received >= booking.final_amount else PaymentStatus.PARTIAL
+    booking.save(update_fields=["amount_received", "payment_status", "updated_at"])
+    return payment

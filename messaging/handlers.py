@@ -1,0 +1,95 @@
+"""Outbox handlers for the domain events: what the lifecycle does when a booking is confirmed or
+cancelled, or a guest checks in or out (RA-GUEST-001 §2.2). Each is idempotent: unique keys and
+get-or-create make a redelivered event change nothing."""
+from __future__ import annotations
+
+import datetime as dt
+
+from bookings.models import ActionSource, Booking
+from messaging import events as ev
+from messaging import lifecycle
+from messaging.models import OutboxMessage
+from messaging.outbox import handles
+from messaging.scheduler import current_config
+
+
+def _booking(row: OutboxMessage) -> Booking:
+    return Booking.objects.select_related("listing__property", "listing", "guest").get(pk=row.booking_id)
+
+
+@handles(ev.BOOKING_CONFIRMED)
+def on_booking_confirmed(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
+    from portal.services import issue_portal_token
+
+    booking = _booking(rows[0])
+    if booking.status != "Confirmed":
+        return None  # cancelled before the event was handled: nothing to schedule
+    issue_portal_token(booking)  # GX-GP-001: before the first message, which carries the link
+    # GX-PS-004: a guest who books again no longer gets the re-engagement of earlier stays.
+    for earlier in Booking.objects.filter(guest_id=booking.guest_id).exclude(pk=booking.pk).values_list("pk", flat=True):
+        lifecycle.cancel_pending(earlier, "guest booked again", event_types=[ev.GUEST_REENGAGEMENT])
+    touchpoints = lifecycle.on_confirmed(booking, current_config(), now)
+    return lifecycle.create_schedules(booking, touchpoints, now)
+
+
+@handles(ev.BOOKING_CANCELLED)
+def on_booking_cancelled(rows: list[OutboxMessage], now: dt.datetime) -> None:
+    lifecycle.cancel_pending(rows[0].booking_id, "booking cancelled")  # EC-02
+    return None
+
+
+@handles(ev.STAY_CHECKED_IN)
+def on_checked_in(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
+    from operations.services import deduct_consumables, mark_occupied
+
+    booking = _booking(rows[0])
+    mark_occupied(booking.listing_id)
+    deduct_consumables(booking, now)
+    lifecycle.cancel_pending(booking.pk, "guest has checked in", event_types=[ev.GUEST_NOT_CHECKED_IN])
+    return lifecycle.create_schedules(booking, lifecycle.on_checked_in(booking, current_config(), now), now)
+
+
+@handles(ev.STAY_CHECKED_OUT)
+def on_checked_out(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
+    from coupons.services import issue_stay_coupon
+    from operations.services import create_turnover_task, mark_vacant_dirty
+
+    booking = _booking(rows[0])
+    create_turnover_task(booking, now)  # GX-T05
+    mark_vacant_dirty(booking.listing_id)
+    lifecycle.cancel_pending(
+        booking.pk,
+        "guest has checked out",
+        event_types=[ev.GUEST_CHECKOUT_REMINDER, ev.STAY_AUTO_CHECKOUT_DUE, ev.GUEST_ADDON_OFFER, ev.GUEST_MIDSTAY_CHECK,
+                     ev.GUEST_SATISFACTION_CHECK],
+    )
+    config = current_config()
+    touchpoints = lifecycle.on_checked_out(booking, config, now)
+    if config.post_stay_enabled:
+        issue_stay_coupon(booking, now)
+    return lifecycle.create_schedules(booking, touchpoints, now)
+
+
+@handles(ev.STAY_AUTO_CHECKOUT_DUE)
+def on_auto_checkout_due(rows: list[OutboxMessage], now: dt.datetime) -> None:
+    """GX-CO-001: the host has not checked the guest out by check-out time + 1 h."""
+    from bookings.services import check_out_guest
+    from operations.models import HostNotification, NotificationKind
+
+    booking = _booking(rows[0])
+    if booking.checked_out_at is not None:
+        return None
+    if booking.checked_in_at is None:
+        # Nobody recorded an arrival: a no-show or a missed check-in. The host has to say which.
+        HostNotification.objects.get_or_create(
+            dedupe_key=f"never-checked-in:{booking.pk}",
+            defaults={
+                "kind": NotificationKind.NOT_CHECKED_IN,
+                "title": f"Booking #{booking.pk} reached check-out without a check-in: record the stay or cancel it",
+                "booking": booking,
+                "created_at": now,
+            },
+        )
+        return None
+    check_out_guest(booking, via=ActionSource.AUTO, now=now)
+    return None

@@ -1,0 +1,44 @@
+"""Portal access tokens (RA-GUEST-001 §8.2, GX-GP-001)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+
+from django.conf import settings
+
+from bookings.models import Booking
+from portal.models import GuestPortalToken
+from tenants.current import current_tenant, primary_domain
+
+TOKEN_LIFETIME_AFTER_CHECKOUT = dt.timedelta(days=30)  # NFR 6
+REVIEW_WINDOW_AFTER_CHECKOUT = dt.timedelta(days=60)  # EC-08
+
+
+def make_token(booking_id: int, guest_id: int, tenant_id: int) -> str:
+    message = f"{booking_id}:{guest_id}:{tenant_id}".encode()
+    return hmac.new(settings.PORTAL_TOKEN_SECRET.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_portal_token(booking: Booking) -> GuestPortalToken:
+    """Create the booking's portal token, or return the existing one (a replayed confirmation)."""
+    token = make_token(booking.pk, booking.guest_id, current_tenant().pk)
+    expires_at = booking.local_checkout_at() + TOKEN_LIFETIME_AFTER_CHECKOUT
+    portal_token, _ = GuestPortalToken.objects.get_or_create(
+        booking=booking,
+        guest_id=booking.guest_id,
+        defaults={"token": token, "token_hash": hash_token(token), "expires_at": expires_at},
+    )
+    return portal_token
+
+
+def portal_url(token: str, anchor: str = "") -> str:
+    """The link a guest taps: `<scheme>://<tenant domain>[:port]/guest/<token>[#anchor]`."""
+    domain = primary_domain(current_tenant())
+    port = settings.PUBLIC_URL_PORT
+    host = f"{domain}:{port}" if port and port not in ("80", "443") else domain
+    return f"{settings.PUBLIC_URL_SCHEME}://{host}/guest/{token}" + (f"#{anchor}" if anchor else "")
