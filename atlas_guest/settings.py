@@ -59,6 +59,8 @@ PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "atlas_guest.urls_public"
 ROOT_URLCONF = "atlas_guest.urls"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# Set the search path once per schema switch, not before every query (halves the queries of a hot path).
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",

@@ -61,8 +61,7 @@ def poll_due_tenants() -> int:
     """The scheduler's poll: one query finds the tenants with due work; each gets a tick."""
     from messaging.wakeups import due_schemas
 
-    connection.set_schema_to_public()
-    schemas = due_schemas()
+    schemas = due_schemas()  # schema-qualified: works whatever schema the worker was left on
     for schema in schemas:
         request_tick(schema)
     return len(schemas)
