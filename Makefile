@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PORT ?= 8000
 
-.PHONY: install run test test-external migrate seed stop clean
+.PHONY: install run test test-external migrate seed stop clean bench-lifecycle
 
 $(STAMP): pyproject.toml
 	@echo "==> Creating virtualenv and installing dependencies"
@@ -40,3 +40,6 @@ stop:
 
 clean: stop
 	rm -rf .data staticfiles
+
+bench-lifecycle: migrate
+	@$(PY) bench/lifecycle.py $(BENCH_ARGS)

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMBEDDED_DATA_DIR = BASE_DIR / ".data" / "pg"
-EMBEDDED_DB_NAME = "atlas_guest"
+# Benchmarks use their own database on the same embedded server, so they never touch the demo data.
+EMBEDDED_DB_NAME = os.environ.get("ATLAS_EMBEDDED_DB", "atlas_guest")
 
 
 def embedded_server(data_dir: Path = EMBEDDED_DATA_DIR):

@@ -57,9 +57,12 @@ def lifecycle_stage(inputs: StageInputs, now: dt.datetime) -> Stage:
     if inputs.status == "Cancelled":
         return Stage.CANCELLED
 
-    checkout_at = dt.datetime.combine(inputs.checkout_date, inputs.checkout_time, tzinfo=tz)
+    # Durations (12 h, 90 days) are elapsed time: Python adds a timedelta to a zoned datetime on the wall clock,
+    # which is an hour off across a clock change, so they are added in UTC (as the messaging schedules are).
+    now = now.astimezone(dt.timezone.utc)
+    checkout_at = dt.datetime.combine(inputs.checkout_date, inputs.checkout_time, tzinfo=tz).astimezone(dt.timezone.utc)
     if inputs.checked_out_at is not None or inputs.status == "Completed":
-        left_at = inputs.checked_out_at or checkout_at
+        left_at = (inputs.checked_out_at or checkout_at).astimezone(dt.timezone.utc)
         if now < left_at + dt.timedelta(days=POST_STAY_DAYS):
             return Stage.POST_STAY
         return Stage.REPEAT if inputs.completed_stays >= 2 else Stage.DORMANT

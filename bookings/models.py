@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from guests.models import Guest
-from guests.phones import normalize_phone, validate_phone
+from guests.phones import normalized_or_unchanged, validate_phone
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -42,9 +42,9 @@ class Property(models.Model):
         return self.name
 
     def clean(self) -> None:
-        self.contact_phone = normalize_phone(self.contact_phone)
+        self.contact_phone = normalized_or_unchanged(self.contact_phone)
         if self.emergency_phone:
-            self.emergency_phone = normalize_phone(self.emergency_phone)
+            self.emergency_phone = normalized_or_unchanged(self.emergency_phone)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -125,7 +125,7 @@ class ListingAccessInfo(models.Model):
 
     def clean(self) -> None:
         if self.emergency_contact_phone:
-            self.emergency_contact_phone = normalize_phone(self.emergency_contact_phone)
+            self.emergency_contact_phone = normalized_or_unchanged(self.emergency_contact_phone)
 
 
 class RecommendationCategory(models.TextChoices):

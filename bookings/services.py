@@ -26,14 +26,19 @@ def _publish(event_type: str, booking: Booking, now: dt.datetime, **payload) -> 
 
 
 def create_booking(*, confirm: bool = True, now: dt.datetime | None = None, **fields) -> Booking:
-    """Validate and store a booking (a lead, or confirmed at once)."""
+    """Validate and store a booking: a lead, or confirmed at once (publishing `booking.confirmed`)."""
     now = now or timezone.now()
+    booking = Booking(status=BookingStatus.LEAD, created_at=now, **fields)
+    if confirm:
+        booking.status, booking.confirmed_at = BookingStatus.CONFIRMED, now
+    # The database enforces the check constraints and foreign keys; clean() gives the human messages of the
+    # constraints without a query each, and related objects handed in as instances need no existence check.
+    given = [name for name in ("guest", "listing") if name in fields]
+    booking.full_clean(exclude=given, validate_constraints=False)
     with transaction.atomic():
-        booking = Booking(status=BookingStatus.LEAD, created_at=now, **fields)
-        booking.full_clean()
         booking.save()
         if confirm:
-            booking = confirm_booking(booking, now=now)
+            _publish(ev.BOOKING_CONFIRMED, booking, now)
     return booking
 
 

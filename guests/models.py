@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from guests.phones import normalize_phone, validate_phone
+from guests.phones import normalized_or_unchanged, validate_phone
 
 
 class Guest(models.Model):
@@ -32,7 +32,7 @@ class Guest(models.Model):
 
     def clean(self) -> None:
         if self.phone and not self.anonymized_at:
-            self.phone = normalize_phone(self.phone)
+            self.phone = normalized_or_unchanged(self.phone)
         self.email = (self.email or "").strip().lower()
 
 

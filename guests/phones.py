@@ -1,6 +1,8 @@
 """Phone numbers: every number we store is E.164 (`+919876500001`), parsed with India as the default region."""
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 
@@ -17,10 +19,13 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     except phonenumbers.NumberParseException:
         raise ValidationError(f"“{text}” is not a phone number. Use a format like +91 98765 01234.") from None
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError(f"“{text}” is not a valid phone number. Check the digits and the country code.")
+        raise ValidationError(
+            f"“{text}” is not a valid phone number. Check the digits and the country code, e.g. +91 98765 01234."
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_mobile(e164: str) -> bool:
     """False for landlines: they cannot receive WhatsApp or SMS (EC-03)."""
     number = phonenumbers.parse(e164, None)
@@ -39,3 +44,11 @@ def display_phone(e164: str) -> str:
 
 def validate_phone(value: str) -> None:
     normalize_phone(value)
+
+
+def normalized_or_unchanged(value: str) -> str:
+    """For model clean(): E.164 when valid; else unchanged, since the field validator reports the error once."""
+    try:
+        return normalize_phone(value)
+    except ValidationError:
+        return value

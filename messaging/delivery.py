@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from atlas_guest.sql import bulk_update_rows
 from bookings.models import Booking, BookingStatus
 from guests.models import ConsentStatus, GuestConsent
 from guests.phones import is_mobile
@@ -154,7 +155,8 @@ def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
             results = client_for(channel).send_many([message for _, message, _ in items])
             for (log, _message, template), result in zip(items, results):
                 _apply_result(log, template, result, batch, now, attempts)
-        CommunicationLog.objects.bulk_update(
+        bulk_update_rows(
+            CommunicationLog,
             logs,
             ["channel", "status", "attempt_count", "provider_message_id", "template_key", "next_attempt_at",
              "error_code", "error_message", "sent_at", "failed_at"],

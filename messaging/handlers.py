@@ -17,19 +17,26 @@ def _booking(row: OutboxMessage) -> Booking:
     return Booking.objects.select_related("listing__property", "listing", "guest").get(pk=row.booking_id)
 
 
-@handles(ev.BOOKING_CONFIRMED)
-def on_booking_confirmed(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
-    from portal.services import issue_portal_token
+@handles(ev.BOOKING_CONFIRMED, batch=True)
+def on_bookings_confirmed(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
+    """Batch: a burst of confirmations (an OTA import, a busy evening) costs a handful of queries."""
+    from portal.services import issue_portal_tokens
 
-    booking = _booking(rows[0])
-    if booking.status != "Confirmed":
-        return None  # cancelled before the event was handled: nothing to schedule
-    issue_portal_token(booking)  # GX-GP-001: before the first message, which carries the link
+    bookings = list(
+        Booking.objects.filter(pk__in={row.booking_id for row in rows}, status="Confirmed")  # not cancelled since
+        .select_related("listing__property", "guest")
+        .order_by("pk")
+    )
+    if not bookings:
+        return None
+    issue_portal_tokens(bookings)  # GX-GP-001: before the first message, which carries the link
     # GX-PS-004: a guest who books again no longer gets the re-engagement of earlier stays.
-    for earlier in Booking.objects.filter(guest_id=booking.guest_id).exclude(pk=booking.pk).values_list("pk", flat=True):
-        lifecycle.cancel_pending(earlier, "guest booked again", event_types=[ev.GUEST_REENGAGEMENT])
-    touchpoints = lifecycle.on_confirmed(booking, current_config(), now)
-    return lifecycle.create_schedules(booking, touchpoints, now)
+    lifecycle.cancel_pending_for_guests(
+        {b.guest_id for b in bookings}, "guest booked again", event_types=[ev.GUEST_REENGAGEMENT],
+        keep_bookings={b.pk for b in bookings},
+    )
+    config = current_config()
+    return lifecycle.create_schedules_for([(b, lifecycle.on_confirmed(b, config, now)) for b in bookings], now)
 
 
 @handles(ev.BOOKING_CANCELLED)

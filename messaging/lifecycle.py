@@ -171,25 +171,38 @@ def _next_year(date: dt.date) -> dt.date:
 
 def create_schedules(booking, touchpoints: list[Touchpoint], now: dt.datetime) -> dt.datetime | None:
     """Insert the touchpoints; keys that exist already are left alone. Returns the earliest due time."""
-    if not touchpoints:
+    return create_schedules_for([(booking, touchpoints)], now)
+
+
+def create_schedules_for(plans: list[tuple[object, list[Touchpoint]]], now: dt.datetime) -> dt.datetime | None:
+    rows = [
+        AutomationSchedule(
+            booking_id=booking.pk,
+            event_type=t.event_type,
+            sequence=t.sequence,
+            recipient=t.recipient,
+            due_at=t.due_at,
+            idempotency_key=t.key(booking.pk),
+            payload=t.payload,
+            created_at=now,
+        )
+        for booking, touchpoints in plans
+        for t in touchpoints
+    ]
+    if not rows:
         return None
-    AutomationSchedule.objects.bulk_create(
-        [
-            AutomationSchedule(
-                booking_id=booking.pk,
-                event_type=t.event_type,
-                sequence=t.sequence,
-                recipient=t.recipient,
-                due_at=t.due_at,
-                idempotency_key=t.key(booking.pk),
-                payload=t.payload,
-                created_at=now,
-            )
-            for t in touchpoints
-        ],
-        ignore_conflicts=True,
+    AutomationSchedule.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return min(row.due_at for row in rows)
+
+
+def cancel_pending_for_guests(guest_ids: set[int], reason: str, *, event_types: list[str], keep_bookings: set[int]) -> int:
+    return (
+        AutomationSchedule.objects.filter(
+            booking__guest_id__in=guest_ids, status=ScheduleStatus.PENDING, event_type__in=event_types
+        )
+        .exclude(booking_id__in=keep_bookings)
+        .update(status=ScheduleStatus.CANCELLED, reason=reason[:200])
     )
-    return min(t.due_at for t in touchpoints)
 
 
 def cancel_pending(booking_id: int, reason: str, *, event_types: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from atlas_guest.sql import bulk_update_rows
 from messaging.models import OutboxMessage, OutboxStatus
 from messaging.wakeups import collecting, note_due
 
@@ -119,4 +120,4 @@ def _record_failure(rows: list[OutboxMessage], exc: Exception, now: dt.datetime)
             row.status = OutboxStatus.DEAD
         else:
             row.available_at = now + _backoff(row.attempts)
-    OutboxMessage.objects.bulk_update(rows, ["attempts", "last_error", "status", "available_at"])
+    bulk_update_rows(OutboxMessage, rows, ["attempts", "last_error", "status", "available_at"])

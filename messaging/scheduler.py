@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from atlas_guest.sql import bulk_update_rows
 from bookings.models import Booking, BookingStatus, ReviewRequestStatus
 from messaging import events as ev
 from messaging.lifecycle import MODULE_OF, PRE_ARRIVAL_ORDER
@@ -166,7 +167,7 @@ def publish_due_schedules(now: dt.datetime | None = None, batch_size: int = 500)
             else:
                 row.status = ScheduleStatus.SKIPPED if decision.action == SKIP else ScheduleStatus.CANCELLED
             row.reason = decision.reason
-        AutomationSchedule.objects.bulk_update(rows, ["status", "published_at", "due_at", "reason", "attempts"])
+        bulk_update_rows(AutomationSchedule, rows, ["status", "published_at", "due_at", "reason", "attempts"])
         OutboxMessage.objects.bulk_create(outbox)
         _track_review_requests([r for r in rows if r.status == ScheduleStatus.PUBLISHED])
     return len(rows)

@@ -24,16 +24,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_portal_token(booking: Booking) -> GuestPortalToken:
-    """Create the booking's portal token, or return the existing one (a replayed confirmation)."""
-    token = make_token(booking.pk, booking.guest_id, current_tenant().pk)
-    expires_at = booking.local_checkout_at() + TOKEN_LIFETIME_AFTER_CHECKOUT
-    portal_token, _ = GuestPortalToken.objects.get_or_create(
+def _new_token(booking: Booking, tenant_id: int) -> GuestPortalToken:
+    token = make_token(booking.pk, booking.guest_id, tenant_id)
+    return GuestPortalToken(
         booking=booking,
         guest_id=booking.guest_id,
-        defaults={"token": token, "token_hash": hash_token(token), "expires_at": expires_at},
+        token=token,
+        token_hash=hash_token(token),
+        expires_at=booking.local_checkout_at() + TOKEN_LIFETIME_AFTER_CHECKOUT,
     )
-    return portal_token
+
+
+def issue_portal_tokens(bookings: list[Booking]) -> None:
+    """Create each booking's portal token; existing ones (a replayed confirmation) are left as they are."""
+    tenant_id = current_tenant().pk
+    GuestPortalToken.objects.bulk_create([_new_token(b, tenant_id) for b in bookings], ignore_conflicts=True)
+
+
+def issue_portal_token(booking: Booking) -> GuestPortalToken:
+    issue_portal_tokens([booking])
+    return GuestPortalToken.objects.get(booking=booking, guest_id=booking.guest_id)
 
 
 def portal_url(token: str, anchor: str = "") -> str:
