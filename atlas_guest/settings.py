@@ -149,6 +149,9 @@ SCHEDULER_POLL_SECONDS = env.int("SCHEDULER_POLL_SECONDS", default=30)
 SCHEDULER_BATCH_SIZE = env.int("SCHEDULER_BATCH_SIZE", default=500)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 
+# RA-GUEST-001 §5.5: emergencies also reach the Atlas admin on call.
+PLATFORM_ALERT_PHONE = env.str("PLATFORM_ALERT_PHONE", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

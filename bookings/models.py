@@ -31,6 +31,10 @@ class Property(models.Model):
     emergency_phone = models.CharField(
         max_length=20, blank=True, validators=[validate_phone], help_text="Property emergency number."
     )
+    manager_phone = models.CharField(
+        max_length=20, blank=True, validators=[validate_phone],
+        help_text="Property manager's phone: emergencies and unacknowledged issues escalate here (§5.5).",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -45,6 +49,8 @@ class Property(models.Model):
         self.contact_phone = normalized_or_unchanged(self.contact_phone)
         if self.emergency_phone:
             self.emergency_phone = normalized_or_unchanged(self.emergency_phone)
+        if self.manager_phone:
+            self.manager_phone = normalized_or_unchanged(self.manager_phone)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

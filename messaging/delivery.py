@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -38,7 +39,7 @@ from operations.models import HostNotification, NotificationKind
 logger = logging.getLogger(__name__)
 
 GUEST_CHAIN = (Channel.WHATSAPP, Channel.SMS, Channel.EMAIL)  # §3.4
-HOST_CHAIN = (Channel.WHATSAPP, Channel.SMS)
+STAFF_CHAIN = (Channel.WHATSAPP, Channel.SMS)  # alerts to the host, the property manager, the Atlas admin
 # §3.6: minutes to wait after a failed attempt before the next one on the same channel. The number of
 # entries is the number of attempts; after the last, the message falls back to the next channel at once.
 RETRY_MINUTES = {Channel.WHATSAPP: (15, 30, 60), Channel.SMS: (15, 30), Channel.EMAIL: (30, 60, 120)}
@@ -48,7 +49,7 @@ MARKETING = "MARKETING"
 def _chain(recipient: str, payload: dict) -> tuple[str, ...]:
     if payload.get("channel"):
         return (payload["channel"],)
-    return HOST_CHAIN if recipient == Recipient.HOST else GUEST_CHAIN
+    return GUEST_CHAIN if recipient == Recipient.GUEST else STAFF_CHAIN
 
 
 @handles(*[getattr(ev, name) for name in dir(ev) if name.startswith("GUEST_")], batch=True)
@@ -218,8 +219,15 @@ def _channel_refusal(log: CommunicationLog, channel: str, category: str, batch: 
 
 
 def _address(log: CommunicationLog, channel: str) -> str:
-    if log.recipient == Recipient.HOST:
-        return log.booking.listing.property.contact_phone if channel != Channel.EMAIL else ""
+    if log.recipient != Recipient.GUEST:
+        if channel == Channel.EMAIL:
+            return ""
+        prop = log.booking.listing.property
+        return {
+            Recipient.HOST: prop.contact_phone,
+            Recipient.MANAGER: prop.manager_phone or prop.contact_phone,
+            Recipient.PLATFORM: settings.PLATFORM_ALERT_PHONE,
+        }[log.recipient]
     guest = log.booking.guest
     return guest.email if channel == Channel.EMAIL else guest.phone
 

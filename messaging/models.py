@@ -119,6 +119,8 @@ class ScheduleStatus(models.TextChoices):
 class Recipient(models.TextChoices):
     GUEST = "GUEST", "Guest"
     HOST = "HOST", "Host"
+    MANAGER = "MANAGER", "Property manager"
+    PLATFORM = "PLATFORM", "Atlas admin"
     SYSTEM = "SYSTEM", "System (no message)"
 
 
@@ -127,7 +129,7 @@ class AutomationSchedule(models.Model):
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="schedules")
     event_type = models.CharField(max_length=60)
-    sequence = models.PositiveSmallIntegerField(default=1)
+    sequence = models.PositiveIntegerField(default=1)
     recipient = models.CharField(max_length=10, choices=Recipient.choices, default=Recipient.GUEST)
     due_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=ScheduleStatus.choices, default=ScheduleStatus.PENDING)

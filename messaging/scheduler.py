@@ -41,6 +41,7 @@ class BatchFacts:
     reviewed_booking_ids: set[int]
     rebooked_booking_ids: set[int]
     couponed_booking_ids: set[int]
+    unacknowledged_issues: set[str]
 
 
 def current_config() -> TenantGuestExperienceConfig:
@@ -61,7 +62,8 @@ def due_decision(schedule: AutomationSchedule, facts: BatchFacts, now: dt.dateti
     if reason:
         return Decision(CANCEL if event == ev.GUEST_REENGAGEMENT else SKIP, reason)
 
-    if schedule.recipient != Recipient.SYSTEM and schedule.payload.get("priority") != "P0":
+    # §3.5 protects guests' nights; alerts to staff (an issue, a missing check-in) go out at any hour.
+    if schedule.recipient == Recipient.GUEST and schedule.payload.get("priority") != "P0":
         send_at = next_send_time(
             now, booking.listing.property.time_zone, config.quiet_hours_end, config.quiet_hours_start
         )
@@ -90,6 +92,9 @@ def _no_longer_applies(schedule: AutomationSchedule, booking: Booking, facts: Ba
         return "guest booked again"  # EC-11
     if event == ev.GUEST_COUPON_ISSUED and booking.pk not in facts.couponed_booking_ids:
         return "no coupon was issued for this stay"
+    watched = schedule.payload.get("unless_acknowledged")
+    if watched and watched not in facts.unacknowledged_issues:
+        return "issue acknowledged in time"
     return ""
 
 
@@ -114,7 +119,13 @@ def _batch_facts(rows: list[AutomationSchedule]) -> BatchFacts:
                 "source_booking_id", flat=True
             )
         )
-    return BatchFacts(current_config(), reviewed, _rebooked(reengage), couponed)
+    watched = {row.payload["unless_acknowledged"] for row in rows if row.payload.get("unless_acknowledged")}
+    unacknowledged: set[str] = set()
+    if watched:
+        from operations.services import unacknowledged_refs
+
+        unacknowledged = unacknowledged_refs(watched)
+    return BatchFacts(current_config(), reviewed, _rebooked(reengage), couponed, unacknowledged)
 
 
 def _rebooked(bookings: list[Booking]) -> set[int]:

@@ -59,19 +59,22 @@ def test_quiet_hours_defer_per_property_zone_in_the_scheduler(book, tick):
     assert SandboxMessage.objects.filter(booking=new_york).count() == 0
 
 
-def test_p0_host_alert_ignores_quiet_hours_but_a_normal_one_waits(book, tick):
+def test_staff_alerts_and_p0_guest_messages_ignore_quiet_hours_but_guest_messages_wait(book, tick):
+    from messaging.services import send_touchpoint
+
     booking = book()
     tick(dt.datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
     night = dt.datetime(2026, 3, 16, 20, 0, tzinfo=UTC)  # 01:30 IST
-    notify_host(booking, ev.GUEST_ISSUE_REPORTED, sequence=1, priority="P0", now=night,
-                variables={"category": "Safety", "description": "Smoke from the geyser"})
-    notify_host(booking, ev.GUEST_ISSUE_REPORTED, sequence=2, now=night,
-                variables={"category": "WiFi", "description": "Slow"})
+    notify_host(booking, ev.GUEST_ISSUE_REPORTED, sequence=1, now=night,
+                variables={"category": "WiFi", "description": "No signal in the room"})
+    send_touchpoint(booking, ev.GUEST_ISSUE_RESOLVED, sequence=1, now=night, variables={"category": "WiFi"})
+    send_touchpoint(booking, ev.GUEST_ISSUE_RESOLVED, sequence=2, priority="P0", now=night, variables={"category": "Safety"})
     tick(night)
-    urgent = CommunicationLog.objects.get(idempotency_key=f"{booking.pk}:guest.issue_reported:1")
-    assert urgent.status == "SENT"
-    assert "Safety — Smoke from the geyser" in SandboxMessage.objects.get(log=urgent).body
-    assert not CommunicationLog.objects.filter(idempotency_key=f"{booking.pk}:guest.issue_reported:2").exists()
+    alert = CommunicationLog.objects.get(idempotency_key=f"{booking.pk}:guest.issue_reported:1")
+    assert "WiFi — No signal in the room" in SandboxMessage.objects.get(log=alert).body
+    assert CommunicationLog.objects.filter(idempotency_key=f"{booking.pk}:guest.issue_resolved:2", status="SENT").exists()
+    waiting = booking.schedules.get(idempotency_key=f"{booking.pk}:guest.issue_resolved:1")
+    assert (waiting.status, waiting.due_at) == ("Pending", dt.datetime(2026, 3, 17, 2, 30, tzinfo=UTC))  # 08:00 IST
 
 
 def test_failing_handler_retries_with_backoff_then_goes_dead(tenant, monkeypatch):
