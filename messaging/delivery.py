@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.html import escape
 
 from atlas_guest.sql import bulk_update_rows
 from bookings.models import Booking, BookingStatus
@@ -32,7 +33,7 @@ from messaging.models import (
 )
 from messaging.outbox import handles
 from messaging.rendering import render
-from messaging.templates import resolve_template
+from messaging.templates import active_templates, pick, template_key
 from messaging.variables import booking_variables
 from operations.models import HostNotification, NotificationKind
 
@@ -89,6 +90,7 @@ class _Batch:
     revoked: set[tuple[int, str, bool]]  # (guest, channel, marketing)
     granted_marketing: set[tuple[int, str]]
     channel_attempts: dict[tuple[int, str], int]
+    templates: list
 
 
 def _load_batch(logs: list[CommunicationLog]) -> _Batch:
@@ -129,7 +131,17 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
         (row["log_id"], row["channel"]): row["n"]
         for row in MessageAttempt.objects.filter(log_id__in=retried).values("log_id", "channel").annotate(n=Count("id"))
     }
-    return _Batch(schedules, tokens, coupons, returning, revoked, granted, attempts)
+    keys = {
+        template_key(log.event_type, channel, _payload(schedules, log))
+        for log in logs
+        for channel in _chain(log.recipient, _payload(schedules, log))
+    }
+    return _Batch(schedules, tokens, coupons, returning, revoked, granted, attempts, active_templates(keys - {None}))
+
+
+def _payload(schedules: dict[str, AutomationSchedule], log: CommunicationLog) -> dict:
+    schedule = schedules.get(log.idempotency_key)
+    return schedule.payload if schedule else {}
 
 
 def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
@@ -159,8 +171,8 @@ def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
         bulk_update_rows(
             CommunicationLog,
             logs,
-            ["channel", "status", "attempt_count", "provider_message_id", "template_key", "next_attempt_at",
-             "error_code", "error_message", "sent_at", "failed_at"],
+            ["channel", "status", "attempt_count", "provider_message_id", "template_key", "template_id",
+             "template_version", "next_attempt_at", "error_code", "error_message", "sent_at", "failed_at"],
         )
         MessageAttempt.objects.bulk_create(attempts)
     return len(logs)
@@ -175,7 +187,8 @@ def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAt
     start = chain.index(log.channel) if log.channel in chain else 0
     for channel in chain[start:]:
         log.channel = channel
-        template = resolve_template(log.event_type, channel, payload, log.booking.listing.property_id)
+        key = template_key(log.event_type, channel, payload)
+        template = pick(batch.templates, key, log.booking.listing.property_id) if key else None
         if template is None:
             continue  # this touchpoint has no text for this channel (e.g. the welcome is WhatsApp only)
         skip = _channel_refusal(log, channel, template.category, batch)
@@ -191,15 +204,40 @@ def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAt
             returning_guest=log.guest_id in batch.returning_guests,
             extra=payload.get("variables"),
         )
-        body = render(template.body, variables).text
-        subject = render(template.subject, variables).text if template.subject else ""
-        message = OutgoingMessage(
-            log_id=log.pk, booking_id=log.booking_id, channel=channel, event_type=log.event_type, to=to,
-            body=body, subject=subject, template_key=template.key, variables=variables,
-        )
+        message = compose(template, variables, channel, log)
+        message.to = to
         return message, template
     _all_channels_failed(log, now, reason="no channel could carry this message")
     return None
+
+
+def compose(template, variables: dict, channel: str, log: CommunicationLog) -> OutgoingMessage:
+    """Render a template for its channel. Email gets an HTML part with values escaped, a text part, and the
+    unsubscribe footer (§10.7); text channels get values verbatim."""
+    body = render(template.body, variables).text
+    message = OutgoingMessage(
+        log_id=log.pk, booking_id=log.booking_id, channel=channel, event_type=log.event_type, to="",
+        body=body, template_key=template.key, template_name=template.whatsapp_template_name, variables=variables,
+    )
+    if channel == Channel.EMAIL:
+        from messaging.consent import unsubscribe_url
+
+        link = unsubscribe_url(log.guest_id) if log.guest_id else ""
+        message.subject = render(template.subject, variables).text if template.subject else ""
+        html = render(template.html_body, variables, html=True).text if template.html_body else _text_to_html(
+            render(template.body, variables, html=True).text
+        )
+        message.body = f"{body}\n\n—\nNo longer want these emails? Unsubscribe: {link}"
+        message.html = (
+            f'<div style="font-family:sans-serif;line-height:1.5">{html}</div>'
+            f'<p style="font-size:12px;color:#555">No longer want these emails? '
+            f'<a href="{escape(link)}">Unsubscribe</a></p>'
+        )
+    return message
+
+
+def _text_to_html(escaped_text: str) -> str:
+    return "<p>" + escaped_text.replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
 
 
 def _channel_refusal(log: CommunicationLog, channel: str, category: str, batch: _Batch) -> tuple[str, str] | None:
@@ -243,7 +281,7 @@ def _attempt(log, channel, batch: _Batch, status, *, now, error_code="", error_m
 
 
 def _apply_result(log, template, result: SendResult, batch: _Batch, now, attempts: list[MessageAttempt]) -> None:
-    log.template_key = template.key
+    log.template_key, log.template_id, log.template_version = template.key, template.pk, template.version
     if result.ok:
         attempts.append(_attempt(log, log.channel, batch, LogStatus.SENT, now=now, provider_message_id=result.provider_message_id))
         log.status, log.sent_at, log.next_attempt_at = LogStatus.SENT, now, None

@@ -78,6 +78,20 @@ class MessageTemplate(models.Model):
     def __str__(self) -> str:
         return f"{self.key} v{self.version} ({self.get_scope_display()})"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from messaging.template_syntax import template_errors
+
+        errors = {
+            field: template_errors(getattr(self, field))
+            for field in ("body", "subject", "html_body")
+            if getattr(self, field)
+        }
+        errors = {field: problems for field, problems in errors.items() if problems}
+        if errors:
+            raise ValidationError(errors)
+
 
 class OutboxStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"

@@ -89,8 +89,14 @@ def ensure_poll_schedules() -> None:
 
 
 def _after_migrate(sender, **kwargs) -> None:
-    if sender.name == "messaging" and connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
+    if sender.name != "messaging":
+        return
+    if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
         ensure_poll_schedules()
+    else:
+        from messaging.templates import seed_platform_templates
+
+        seed_platform_templates()  # every tenant starts with the Appendix B catalogue
 
 
 def connect_schedule_setup() -> None:

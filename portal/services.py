@@ -46,9 +46,14 @@ def issue_portal_token(booking: Booking) -> GuestPortalToken:
     return GuestPortalToken.objects.get(booking=booking, guest_id=booking.guest_id)
 
 
-def portal_url(token: str, anchor: str = "") -> str:
-    """The link a guest taps: `<scheme>://<tenant domain>[:port]/guest/<token>[#anchor]`."""
+def tenant_url(path: str) -> str:
+    """An absolute link on the current tenant's domain: `<scheme>://<tenant domain>[:port]<path>`."""
     domain = primary_domain(current_tenant())
     port = settings.PUBLIC_URL_PORT
     host = f"{domain}:{port}" if port and port not in ("80", "443") else domain
-    return f"{settings.PUBLIC_URL_SCHEME}://{host}/guest/{token}" + (f"#{anchor}" if anchor else "")
+    return f"{settings.PUBLIC_URL_SCHEME}://{host}{path}"
+
+
+def portal_url(token: str, anchor: str = "") -> str:
+    """The link a guest taps: `<tenant url>/guest/<token>[#anchor]`."""
+    return tenant_url(f"/guest/{token}" + (f"#{anchor}" if anchor else ""))

@@ -14,6 +14,7 @@ class OutgoingMessage:
     subject: str = ""
     html: str = ""
     template_key: str = ""
+    template_name: str = ""  # the approved WhatsApp template this maps to
     variables: dict | None = None
 
 
