@@ -149,6 +149,24 @@ SCHEDULER_POLL_SECONDS = env.int("SCHEDULER_POLL_SECONDS", default=30)
 SCHEDULER_BATCH_SIZE = env.int("SCHEDULER_BATCH_SIZE", default=500)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 
+# Providers (RA-GUEST-001 §3.4). A channel whose credentials are unset uses the sandbox channel instead.
+WHATSAPP_TOKEN = env.str("WHATSAPP_TOKEN", default="")
+WHATSAPP_PHONE_ID = env.str("WHATSAPP_PHONE_ID", default="")  # the platform's number; a tenant may set its own
+WHATSAPP_API_BASE = env.str("WHATSAPP_API_BASE", default="")  # blank: the Graph API; tests: a local fake
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")  # verifies X-Hub-Signature-256 on webhooks
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")  # the webhook subscription handshake
+WHATSAPP_MESSAGES_PER_SECOND = env.int("WHATSAPP_MESSAGES_PER_SECOND", default=80)  # Cloud API default per number
+WHATSAPP_DAILY_LIMIT = env.int("WHATSAPP_DAILY_LIMIT", default=1000)  # the number's messaging-limit tier
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_API_KEY = env.str("SMS_API_KEY", default="")
+SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="ATLSGT")
+SENDGRID_API_KEY = env.str("SENDGRID_API_KEY", default="")
+SENDGRID_API_HOST = env.str("SENDGRID_API_HOST", default="https://api.sendgrid.com")
+SENDGRID_WEBHOOK_PUBLIC_KEY = env.str("SENDGRID_WEBHOOK_PUBLIC_KEY", default="")
+EMAIL_FROM = env.str("EMAIL_FROM", default="stays@example.com")
+SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")  # HMAC of status callbacks (X-Signature)
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
+
 # RA-GUEST-001 §5.5: emergencies also reach the Atlas admin on call.
 PLATFORM_ALERT_PHONE = env.str("PLATFORM_ALERT_PHONE", default="")
 

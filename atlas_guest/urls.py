@@ -3,6 +3,9 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import path
 
+from messaging.urls import tenant_urls as messaging_tenant_urls
+from messaging.urls import webhook_urls
+
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
@@ -11,4 +14,6 @@ def healthz(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz),
+    *webhook_urls,
+    *messaging_tenant_urls,
 ]

@@ -17,6 +17,8 @@ class Guest(models.Model):
     referral_code = models.CharField(max_length=20, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     anonymized_at = models.DateTimeField(null=True, blank=True)
+    # WhatsApp's customer-service window: free text is allowed for 24 h after the guest's last message.
+    whatsapp_last_inbound_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

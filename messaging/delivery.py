@@ -6,13 +6,14 @@ Every retry is a persisted row (`next_attempt_at`), never a sleep, so a restart 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -21,7 +22,7 @@ from bookings.models import Booking, BookingStatus
 from guests.models import ConsentStatus, GuestConsent
 from guests.phones import is_mobile
 from messaging import events as ev
-from messaging.channels import OutgoingMessage, SendResult, client_for
+from messaging.channels import OutgoingMessage, SendResult, client_for, is_sandbox
 from messaging.models import (
     AutomationSchedule,
     Channel,
@@ -45,6 +46,57 @@ STAFF_CHAIN = (Channel.WHATSAPP, Channel.SMS)  # alerts to the host, the propert
 # entries is the number of attempts; after the last, the message falls back to the next channel at once.
 RETRY_MINUTES = {Channel.WHATSAPP: (15, 30, 60), Channel.SMS: (15, 30), Channel.EMAIL: (30, 60, 120)}
 MARKETING = "MARKETING"
+
+
+THROTTLED = "throttle:"  # error-code prefix of a throughput wait (not counted as a try)
+WHATSAPP_WINDOW = dt.timedelta(hours=24)  # the customer-service window after the guest's last message
+# Touchpoints a guest needs at the door: when WhatsApp does not confirm delivery in time, SMS too.
+TIME_CRITICAL = frozenset({ev.GUEST_CHECKIN_INSTRUCTIONS, ev.GUEST_LOCATION})
+_VARIABLE = re.compile(r"{{{?\s*([a-z_][a-z0-9_]*)\s*}}}?")
+
+
+@functools.lru_cache(maxsize=1024)
+def variables_in(source: str) -> tuple[str, ...]:
+    """The plain variables of a template in order of first appearance: the WhatsApp template's parameters."""
+    seen: dict[str, None] = {}
+    for name in _VARIABLE.findall(source):
+        if name not in ("else", "this"):
+            seen.setdefault(name, None)
+    return tuple(seen)
+
+
+def _sender(channel: str, batch: "_Batch") -> str:
+    config = batch.config
+    if channel == Channel.WHATSAPP:
+        return config.whatsapp_phone_id or settings.WHATSAPP_PHONE_ID
+    if channel == Channel.SMS:
+        return config.sms_sender_id or settings.SMS_SENDER_ID
+    name = config.email_from_name or batch.host_name
+    return f"{name} <{config.email_from_address or settings.EMAIL_FROM}>"
+
+
+def _within_whatsapp_limits(items, batch: "_Batch", now, attempts: list[MessageAttempt]):
+    """Respect the number's throughput (messages per second) and its daily messaging-limit tier, counted
+    in a table every worker shares. Over the per-second budget: wait a second. Over the daily tier: fall
+    back to SMS now rather than leave a guest waiting until tomorrow."""
+    from messaging.channels.ratelimit import reserve
+
+    by_sender: dict[str, list] = defaultdict(list)
+    for item in items:
+        by_sender[item[1].sender].append(item)
+    allowed = []
+    for sender, group in by_sender.items():
+        per_second = reserve(sender, len(group), settings.WHATSAPP_MESSAGES_PER_SECOND, now, "second")
+        for log, _message, _template in group[per_second:]:
+            log.next_attempt_at = now + dt.timedelta(seconds=1)
+        group = group[:per_second]
+        per_day = reserve(sender, len(group), settings.WHATSAPP_DAILY_LIMIT, now, "day")
+        for log, _message, _template in group[per_day:]:
+            attempts.append(_attempt(log, log.channel, batch, LogStatus.FAILED, now=now, error_code="daily_limit",
+                                     error_message="the WhatsApp number's daily messaging limit is reached"))
+            _fall_back(log, batch, now, SendResult(ok=False, error_code="daily_limit"))
+        allowed += group[:per_day]
+    return allowed
 
 
 def _chain(recipient: str, payload: dict) -> tuple[str, ...]:
@@ -91,6 +143,9 @@ class _Batch:
     granted_marketing: set[tuple[int, str]]
     channel_attempts: dict[tuple[int, str], int]
     templates: list
+    attempt_numbers: dict[tuple[int, str], int]
+    config: object  # the tenant's TenantGuestExperienceConfig: sender settings, undelivered fallback
+    host_name: str
 
 
 def _load_batch(logs: list[CommunicationLog]) -> _Batch:
@@ -127,16 +182,27 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
         elif marketing:
             granted.add((guest_id, channel))
     retried = [log.pk for log in logs if log.attempt_count]
-    attempts = {
-        (row["log_id"], row["channel"]): row["n"]
-        for row in MessageAttempt.objects.filter(log_id__in=retried).values("log_id", "channel").annotate(n=Count("id"))
-    }
+    rows = list(
+        MessageAttempt.objects.filter(log_id__in=retried)
+        .values("log_id", "channel", "status", "error_code")
+    )
+    attempts: dict[tuple[int, str], int] = defaultdict(int)
+    numbers: dict[tuple[int, str], int] = defaultdict(int)
+    for row in rows:
+        key = (row["log_id"], row["channel"])
+        numbers[key] += 1
+        if row["status"] != LogStatus.OPTED_OUT and not row["error_code"].startswith(THROTTLED):
+            attempts[key] += 1
     keys = {
         template_key(log.event_type, channel, _payload(schedules, log))
         for log in logs
         for channel in _chain(log.recipient, _payload(schedules, log))
     }
-    return _Batch(schedules, tokens, coupons, returning, revoked, granted, attempts, active_templates(keys - {None}))
+    from messaging.scheduler import current_config
+    from tenants.current import current_tenant
+
+    return _Batch(schedules, tokens, coupons, returning, revoked, granted, dict(attempts), active_templates(keys - {None}),
+                  dict(numbers), current_config(), current_tenant().host_name)
 
 
 def _payload(schedules: dict[str, AutomationSchedule], log: CommunicationLog) -> dict:
@@ -165,7 +231,10 @@ def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
                 message, template = prepared
                 outgoing[log.channel].append((log, message, template))
         for channel, items in outgoing.items():
-            results = client_for(channel).send_many([message for _, message, _ in items])
+            client = client_for(channel)
+            if channel == Channel.WHATSAPP and not is_sandbox(channel):
+                items = _within_whatsapp_limits(items, batch, now, attempts)
+            results = client.send_many([message for _, message, _ in items])
             for (log, _message, template), result in zip(items, results):
                 _apply_result(log, template, result, batch, now, attempts)
         bulk_update_rows(
@@ -175,7 +244,20 @@ def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
              "template_version", "next_attempt_at", "error_code", "error_message", "sent_at", "failed_at"],
         )
         MessageAttempt.objects.bulk_create(attempts)
+        _route_provider_ids([a.provider_message_id for a in attempts if a.provider_message_id and not a.provider_message_id.startswith("sandbox-")])
     return len(logs)
+
+
+def _route_provider_ids(ids: list[str]) -> None:
+    from django.db import connection
+
+    from tenants.models import ProviderMessageRoute
+
+    if ids:
+        ProviderMessageRoute.objects.bulk_create(
+            [ProviderMessageRoute(provider_message_id=pid, schema_name=connection.schema_name) for pid in ids],
+            ignore_conflicts=True,
+        )
 
 
 def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAttempt]):
@@ -185,6 +267,7 @@ def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAt
     payload = schedule.payload if schedule else {}
     chain = _chain(log.recipient, payload)
     start = chain.index(log.channel) if log.channel in chain else 0
+    refusals: list[str] = []
     for channel in chain[start:]:
         log.channel = channel
         key = template_key(log.event_type, channel, payload)
@@ -195,6 +278,7 @@ def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAt
         if skip:
             status, code = skip
             attempts.append(_attempt(log, channel, batch, status, error_code=code, now=now))
+            refusals.append(status)
             continue
         to = _address(log, channel)
         variables = booking_variables(
@@ -206,7 +290,17 @@ def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAt
         )
         message = compose(template, variables, channel, log)
         message.to = to
+        message.sender = _sender(channel, batch)
+        guest = log.booking.guest
+        message.free_text_allowed = bool(
+            channel == Channel.WHATSAPP and log.recipient == Recipient.GUEST and guest.whatsapp_last_inbound_at
+            and now - guest.whatsapp_last_inbound_at < WHATSAPP_WINDOW
+        )
         return message, template
+    if refusals and all(status == LogStatus.OPTED_OUT for status in refusals):
+        # EC-04 / §10.7: the guest said no on every channel that could carry it; nothing failed.
+        log.status, log.next_attempt_at, log.error_message = LogStatus.OPTED_OUT, None, "guest opted out"
+        return None
     _all_channels_failed(log, now, reason="no channel could carry this message")
     return None
 
@@ -218,6 +312,7 @@ def compose(template, variables: dict, channel: str, log: CommunicationLog) -> O
     message = OutgoingMessage(
         log_id=log.pk, booking_id=log.booking_id, channel=channel, event_type=log.event_type, to="",
         body=body, template_key=template.key, template_name=template.whatsapp_template_name, variables=variables,
+        template_variables=variables_in(template.body),
     )
     if channel == Channel.EMAIL:
         from messaging.consent import unsubscribe_url
@@ -270,9 +365,13 @@ def _address(log: CommunicationLog, channel: str) -> str:
     return guest.email if channel == Channel.EMAIL else guest.phone
 
 
-def _attempt(log, channel, batch: _Batch, status, *, now, error_code="", error_message="", provider_message_id=""):
-    number = batch.channel_attempts.get((log.pk, channel), 0) + 1
-    batch.channel_attempts[(log.pk, channel)] = number
+def _attempt(log, channel, batch: _Batch, status, *, now, error_code="", error_message="", provider_message_id="",
+             counts: bool = True):
+    """An attempt row for the timeline. Only real tries count towards the channel's retry plan: a skipped
+    channel (opted out) or a throughput wait does not."""
+    counted = batch.channel_attempts.get((log.pk, channel), 0) + (1 if counts and status != LogStatus.OPTED_OUT else 0)
+    batch.channel_attempts[(log.pk, channel)] = counted
+    number = batch.attempt_numbers[(log.pk, channel)] = batch.attempt_numbers.get((log.pk, channel), 0) + 1
     log.attempt_count += 1
     return MessageAttempt(
         log=log, channel=channel, number=number, status=status, error_code=error_code,
@@ -283,10 +382,31 @@ def _attempt(log, channel, batch: _Batch, status, *, now, error_code="", error_m
 def _apply_result(log, template, result: SendResult, batch: _Batch, now, attempts: list[MessageAttempt]) -> None:
     log.template_key, log.template_id, log.template_version = template.key, template.pk, template.version
     if result.ok:
-        attempts.append(_attempt(log, log.channel, batch, LogStatus.SENT, now=now, provider_message_id=result.provider_message_id))
+        attempts.append(_attempt(log, log.channel, batch, LogStatus.SENT, now=now, provider_message_id=result.provider_message_id,
+                                 error_message=result.note))
         log.status, log.sent_at, log.next_attempt_at = LogStatus.SENT, now, None
         log.provider_message_id = result.provider_message_id
         log.error_code = log.error_message = ""
+        if log.channel == Channel.WHATSAPP and log.event_type in TIME_CRITICAL and _has_fallback(log, batch):
+            # Beyond the spec: if WhatsApp has not confirmed delivery by then, the SMS goes out too.
+            log.next_attempt_at = now + dt.timedelta(minutes=batch.config.undelivered_fallback_minutes)
+        return
+    if result.marketing_opt_out:
+        # WhatsApp 131050: the guest stopped marketing on WhatsApp. Utility messages keep flowing.
+        from guests.services import set_consent
+
+        set_consent(log.guest_id, Channel.WHATSAPP, ConsentStatus.REVOKED, source="PROVIDER", marketing=True, now=now)
+        batch.revoked.add((log.guest_id, Channel.WHATSAPP, True))
+        attempts.append(_attempt(log, log.channel, batch, LogStatus.OPTED_OUT, now=now, error_code=result.error_code,
+                                 error_message=result.error_message))
+        _fall_back(log, batch, now, result)
+        return
+    if result.retry_in_seconds:
+        # A throughput limit, not a failure of this message: wait, then try the same channel again.
+        attempts.append(_attempt(log, log.channel, batch, LogStatus.FAILED, now=now, counts=False,
+                                 error_code=f"{THROTTLED}{result.error_code}", error_message=result.error_message))
+        log.next_attempt_at = now + dt.timedelta(seconds=result.retry_in_seconds)
+        log.error_code, log.error_message = result.error_code[:40], result.error_message[:500]
         return
     attempts.append(
         _attempt(log, log.channel, batch, LogStatus.FAILED, now=now, error_code=result.error_code, error_message=result.error_message)
@@ -297,9 +417,20 @@ def _apply_result(log, template, result: SendResult, batch: _Batch, now, attempt
     if not result.permanent and tried < len(waits):
         log.next_attempt_at = now + dt.timedelta(minutes=waits[tried - 1])
         return
-    schedule = batch.schedules.get(log.idempotency_key)
-    chain = _chain(log.recipient, schedule.payload if schedule else {})
-    later = chain[chain.index(log.channel) + 1 :] if log.channel in chain else ()
+    _fall_back(log, batch, now, result)
+
+
+def _later_channels(log: CommunicationLog, batch: _Batch) -> tuple[str, ...]:
+    chain = _chain(log.recipient, _payload(batch.schedules, log))
+    return chain[chain.index(log.channel) + 1 :] if log.channel in chain else ()
+
+
+def _has_fallback(log: CommunicationLog, batch: _Batch) -> bool:
+    return bool(_later_channels(log, batch))
+
+
+def _fall_back(log: CommunicationLog, batch: _Batch, now, result: SendResult) -> None:
+    later = _later_channels(log, batch)
     if later:
         log.channel, log.next_attempt_at = later[0], now  # fall back at once
     else:
@@ -319,3 +450,64 @@ def _all_channels_failed(log: CommunicationLog, now, reason: str) -> None:
             "created_at": now,
         },
     )
+
+
+def fall_back_undelivered(now: dt.datetime | None = None, batch_size: int = 500) -> int:
+    """Time-critical WhatsApp messages (check-in instructions, location) that WhatsApp has sent but not
+    delivered in the tenant's set time go out by SMS as well, recorded as such on the timeline."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        logs = list(
+            CommunicationLog.objects.select_for_update(skip_locked=True)
+            .filter(status=LogStatus.SENT, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")[:batch_size]
+        )
+        if not logs:
+            return 0
+        batch = _Batch({}, {}, {}, set(), set(), set(), {}, [], {}, None, "")
+        schedules = {s.idempotency_key: s for s in AutomationSchedule.objects.filter(idempotency_key__in=[l.idempotency_key for l in logs])}
+        batch.schedules = schedules
+        attempts: list[MessageAttempt] = []
+        for log in logs:
+            later = _later_channels(log, batch)
+            log.next_attempt_at = None
+            if not later:
+                continue
+            attempts.append(_attempt(log, log.channel, batch, LogStatus.FAILED, now=now, counts=False,
+                                     error_code="undelivered", error_message="not delivered in time: sending by SMS too"))
+            log.channel, log.status, log.next_attempt_at = later[0], LogStatus.PENDING, now
+        for attempt in attempts:  # numbering continues after the attempts already stored
+            attempt.number += MessageAttempt.objects.filter(log=attempt.log, channel=attempt.channel).count()
+        bulk_update_rows(CommunicationLog, logs, ["channel", "status", "next_attempt_at", "attempt_count"])
+        MessageAttempt.objects.bulk_create(attempts)
+    return len(logs)
+
+
+def fail_after_acceptance(log: CommunicationLog, attempt: MessageAttempt, status: str, error: str, at) -> None:
+    """A provider reported a message it had accepted as failed (or bounced): record it and continue the
+    channel chain, or give up as the last channel's status (BOUNCED for email)."""
+    batch = _Batch({}, {}, {}, set(), set(), set(), {}, [], {}, None, "")
+    batch.schedules = {s.idempotency_key: s for s in AutomationSchedule.objects.filter(idempotency_key=log.idempotency_key)}
+    numbers = MessageAttempt.objects.filter(log=log, channel=log.channel).count()
+    batch.attempt_numbers[(log.pk, log.channel)] = numbers
+    new_attempt = _attempt(log, log.channel, batch, status, now=at, counts=False, error_code="provider_report",
+                           error_message=error or f"reported {status.lower()} by the provider")
+    later = _later_channels(log, batch)
+    if later:
+        log.channel, log.status, log.next_attempt_at = later[0], LogStatus.PENDING, at
+    elif status == LogStatus.BOUNCED:
+        log.status, log.failed_at, log.next_attempt_at = LogStatus.BOUNCED, at, None
+        HostNotification.objects.get_or_create(
+            dedupe_key=f"all-channels-failed:{log.pk}",
+            defaults={"kind": NotificationKind.ALL_CHANNELS_FAILED, "booking_id": log.booking_id, "created_at": at,
+                      "title": f"Email bounced for {log.event_type} (booking #{log.booking_id})"},
+        )
+    else:
+        _all_channels_failed(log, at, reason=error or "reported failed by the provider")
+    log.error_message = (error or "")[:500]
+    log.save()
+    new_attempt.save()
+    if log.status == LogStatus.PENDING:
+        from messaging.wakeups import note_due
+
+        note_due(at, at)

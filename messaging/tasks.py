@@ -31,7 +31,7 @@ def request_tick(schema_name: str) -> None:
 def run_tenant_tick(schema_name: str, now: dt.datetime | None = None, *, budget_s: float = TICK_TIME_BUDGET_S) -> dict:
     """Publish due schedules, dispatch the outbox and deliver due messages in one tenant until nothing is
     due, then record when its next work is due. `now` is fixed for the whole tick when given (tests)."""
-    from messaging.delivery import deliver_due
+    from messaging.delivery import deliver_due, fall_back_undelivered
     from messaging.outbox import dispatch_outbox
     from messaging.scheduler import publish_due_schedules
     from messaging.wakeups import recompute_next_due
@@ -43,7 +43,7 @@ def run_tenant_tick(schema_name: str, now: dt.datetime | None = None, *, budget_
             moment = now or timezone.now()
             published = publish_due_schedules(moment, settings.SCHEDULER_BATCH_SIZE)
             dispatched, _ = dispatch_outbox(moment, settings.OUTBOX_BATCH_SIZE)
-            delivered = deliver_due(moment, settings.SCHEDULER_BATCH_SIZE)
+            delivered = fall_back_undelivered(moment) + deliver_due(moment, settings.SCHEDULER_BATCH_SIZE)
             totals["published"] += published
             totals["dispatched"] += dispatched
             totals["delivered"] += delivered

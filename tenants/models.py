@@ -110,6 +110,12 @@ class TenantGuestExperienceConfig(models.Model):
         default=10, validators=[MinValueValidator(1), MaxValueValidator(240)]
     )
 
+    # Sender settings: blank means the platform's own number, sender id and address.
+    whatsapp_phone_id = models.CharField("WhatsApp phone number id", max_length=40, blank=True)
+    sms_sender_id = models.CharField("SMS sender id", max_length=11, blank=True)
+    email_from_address = models.EmailField(blank=True)
+    email_from_name = models.CharField(max_length=100, blank=True, help_text="Defaults to the host's display name.")
+
     # NFR 15: one switch per module.
     pre_arrival_enabled = models.BooleanField(default=True)
     check_in_enabled = models.BooleanField(default=True)
@@ -187,3 +193,27 @@ class TenantWorkIndex(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}: next work at {self.next_due_at or 'never'}"
+
+
+class ProviderRateWindow(models.Model):
+    """Messages sent per sender and time window, shared by every worker on every machine: provider limits
+    (WhatsApp: 80 messages/s per number, and a daily tier) are per sender number, not per tenant."""
+
+    sender = models.CharField(max_length=60)
+    window = models.CharField(max_length=10)  # "second" or "day"
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "window", "window_start"], name="provider_rate_window_unique")
+        ]
+
+
+class ProviderMessageRoute(models.Model):
+    """Which tenant sent a provider's message id. Providers post delivery statuses to one platform URL;
+    this finds the schema whose CommunicationLog the status belongs to (GX-CE-002)."""
+
+    provider_message_id = models.CharField(max_length=200, primary_key=True)
+    schema_name = models.CharField(max_length=63)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)

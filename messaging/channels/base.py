@@ -16,6 +16,9 @@ class OutgoingMessage:
     template_key: str = ""
     template_name: str = ""  # the approved WhatsApp template this maps to
     variables: dict | None = None
+    template_variables: tuple[str, ...] = ()  # the variables the template uses, in order of appearance
+    sender: str = ""  # WhatsApp phone id, SMS sender id or "Name <address>" for email
+    free_text_allowed: bool = False  # inside WhatsApp's 24-hour customer-service window
 
 
 @dataclass
@@ -26,6 +29,9 @@ class SendResult:
     error_message: str = ""
     # A permanent failure (landline, unknown user) moves to the next channel at once (EC-03).
     permanent: bool = False
+    retry_in_seconds: float | None = None  # a throughput limit: try this channel again soon
+    marketing_opt_out: bool = False  # WhatsApp 131050: the user stopped marketing messages
+    note: str = ""
 
 
 class ChannelClient:
