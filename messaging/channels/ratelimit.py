@@ -6,9 +6,9 @@ import datetime as dt
 from django.db import connection
 
 _RESERVE = """
-INSERT INTO public.tenants_providerratewindow (sender, window, window_start, count)
+INSERT INTO public.tenants_providerratewindow (sender, "window", window_start, count)
 VALUES (%(sender)s, %(window)s, %(start)s, %(n)s)
-ON CONFLICT (sender, window, window_start) DO UPDATE SET count = public.tenants_providerratewindow.count + %(n)s
+ON CONFLICT (sender, "window", window_start) DO UPDATE SET count = public.tenants_providerratewindow.count + %(n)s
 RETURNING count
 """
 

@@ -8,7 +8,7 @@ import logging
 import httpx
 from pywa import WhatsApp
 from pywa.errors import WhatsAppError
-from pywa.types.templates import BodyText
+from pywa.types.templates import BodyText, TemplateLanguage
 
 from messaging.channels.base import ChannelClient, OutgoingMessage, SendResult
 
@@ -28,7 +28,7 @@ class WhatsAppChannel(ChannelClient):
     def __init__(self, *, token: str, default_phone_id: str, api_base: str = "", timeout: float = 10.0,
                  language: str = "en") -> None:
         self._token, self._default_phone_id = token, default_phone_id
-        self._api_base, self._timeout, self._language = api_base, timeout, language
+        self._api_base, self._timeout, self._language = api_base, timeout, TemplateLanguage(language)
         self._clients: dict[str, WhatsApp] = {}
 
     def _client(self, phone_id: str) -> WhatsApp:
