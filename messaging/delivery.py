@@ -10,7 +10,7 @@ import functools
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -51,7 +51,7 @@ MARKETING = "MARKETING"
 THROTTLED = "throttle:"  # error-code prefix of a throughput wait (not counted as a try)
 WHATSAPP_WINDOW = dt.timedelta(hours=24)  # the customer-service window after the guest's last message
 # Touchpoints a guest needs at the door: when WhatsApp does not confirm delivery in time, SMS too.
-TIME_CRITICAL = frozenset({ev.GUEST_CHECKIN_INSTRUCTIONS, ev.GUEST_LOCATION})
+TIME_CRITICAL = frozenset({ev.GUEST_CHECKIN_INSTRUCTIONS})
 _VARIABLE = re.compile(r"{{{?\s*([a-z_][a-z0-9_]*)\s*}}}?")
 
 
@@ -146,6 +146,7 @@ class _Batch:
     attempt_numbers: dict[tuple[int, str], int]
     config: object  # the tenant's TenantGuestExperienceConfig: sender settings, undelivered fallback
     host_name: str
+    opted_out: set[int] = field(default_factory=set)  # logs with a channel skipped for consent
 
 
 def _load_batch(logs: list[CommunicationLog]) -> _Batch:
@@ -188,9 +189,12 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
     )
     attempts: dict[tuple[int, str], int] = defaultdict(int)
     numbers: dict[tuple[int, str], int] = defaultdict(int)
+    opted_out: set[int] = set()
     for row in rows:
         key = (row["log_id"], row["channel"])
         numbers[key] += 1
+        if row["status"] == LogStatus.OPTED_OUT:
+            opted_out.add(row["log_id"])
         if row["status"] != LogStatus.OPTED_OUT and not row["error_code"].startswith(THROTTLED):
             attempts[key] += 1
     keys = {
@@ -202,7 +206,7 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
     from tenants.current import current_tenant
 
     return _Batch(schedules, tokens, coupons, returning, revoked, granted, dict(attempts), active_templates(keys - {None}),
-                  dict(numbers), current_config(), current_tenant().host_name)
+                  dict(numbers), current_config(), current_tenant().host_name, opted_out)
 
 
 def _payload(schedules: dict[str, AutomationSchedule], log: CommunicationLog) -> dict:
@@ -297,7 +301,8 @@ def _prepare(log: CommunicationLog, batch: _Batch, now, attempts: list[MessageAt
             and now - guest.whatsapp_last_inbound_at < WHATSAPP_WINDOW
         )
         return message, template
-    if refusals and all(status == LogStatus.OPTED_OUT for status in refusals):
+    tried = sum(n for (pk, _channel), n in batch.channel_attempts.items() if pk == log.pk)
+    if not tried and log.pk in batch.opted_out and all(status == LogStatus.OPTED_OUT for status in refusals):
         # EC-04 / §10.7: the guest said no on every channel that could carry it; nothing failed.
         log.status, log.next_attempt_at, log.error_message = LogStatus.OPTED_OUT, None, "guest opted out"
         return None
@@ -372,6 +377,8 @@ def _attempt(log, channel, batch: _Batch, status, *, now, error_code="", error_m
     counted = batch.channel_attempts.get((log.pk, channel), 0) + (1 if counts and status != LogStatus.OPTED_OUT else 0)
     batch.channel_attempts[(log.pk, channel)] = counted
     number = batch.attempt_numbers[(log.pk, channel)] = batch.attempt_numbers.get((log.pk, channel), 0) + 1
+    if status == LogStatus.OPTED_OUT:
+        batch.opted_out.add(log.pk)
     log.attempt_count += 1
     return MessageAttempt(
         log=log, channel=channel, number=number, status=status, error_code=error_code,
@@ -426,7 +433,12 @@ def _later_channels(log: CommunicationLog, batch: _Batch) -> tuple[str, ...]:
 
 
 def _has_fallback(log: CommunicationLog, batch: _Batch) -> bool:
-    return bool(_later_channels(log, batch))
+    """Whether a later channel has a text for this touchpoint (the location, say, is WhatsApp only)."""
+    payload = _payload(batch.schedules, log)
+    return any(
+        pick(batch.templates, template_key(log.event_type, channel, payload), log.booking.listing.property_id)
+        for channel in _later_channels(log, batch)
+    )
 
 
 def _fall_back(log: CommunicationLog, batch: _Batch, now, result: SendResult) -> None:
