@@ -69,4 +69,5 @@ def render(source: str, variables: dict, *, html: bool = False) -> Rendered:
 
 
 def _verbatim(value):
-    return strlist([value]) if isinstance(value, str) else value
+    # An empty string must stay falsy for {{#if}}: a strlist holding "" would count as true.
+    return strlist([value]) if isinstance(value, str) and value else value
