@@ -61,6 +61,28 @@ def activate():
     connection.set_schema_to_public()
 
 
+class SchemaKeepingClient(Client):
+    """A test client that puts the connection back on the test's tenant after each request: the tenant
+    middleware switches schemas per request and leaves the last one set."""
+
+    def __init__(self, *args, keep=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._keep = keep
+
+    def request(self, **request):
+        try:
+            return super().request(**request)
+        finally:
+            if self._keep is not None:
+                connection.set_tenant(self._keep)
+
+
 @pytest.fixture
 def tenant_client(tenant):
-    return Client(HTTP_HOST=tenant.get_primary_domain().domain)
+    return SchemaKeepingClient(HTTP_HOST=tenant.get_primary_domain().domain, keep=tenant)
+
+
+@pytest.fixture
+def public_client(tenant):
+    """A client on the platform's domain (localhost), for webhooks and the platform admin."""
+    return SchemaKeepingClient(HTTP_HOST="localhost", keep=tenant)
