@@ -143,7 +143,18 @@ def _tick_worker(schemas, now=None):
     return _each_tenant(schemas, work)
 
 
+def _stream_left(schemas) -> int:
+    from messaging.models import AutomationSchedule
+
+    left = 0
+    for schema in schemas:
+        with schema_context(schema):
+            left += AutomationSchedule.objects.filter(event_type="guest.issue_resolved", status="Pending").count()
+    return left
+
+
 def _stream_worker(schemas, until: float, poll: float):
+    """Tick every `poll` seconds until the stream's window is over and all of it went out (at most 120 s more)."""
     import messaging.tasks
     from messaging.tasks import run_tenant_tick
 
@@ -152,7 +163,7 @@ def _stream_worker(schemas, until: float, poll: float):
     connections.close_all()
     delivered = 0
     with connection.execute_wrapper(counter):
-        while time.time() < until:
+        while time.time() < until or (_stream_left(schemas) and time.time() < until + 120):
             started = time.time()
             for schema in schemas:
                 delivered += run_tenant_tick(schema, None, budget_s=3600)["delivered"]
@@ -262,7 +273,7 @@ def main() -> None:
         say(f"phase 3: {args.stream_rate:.0f} touchpoints/s coming due for {args.stream_seconds:.0f} s, "
             f"ticks every {args.poll} s")
         start, streamed = queue_stream(schemas, args.stream_rate, args.stream_seconds)
-        in_two(pool, _stream_worker, halves, start + args.stream_seconds + 5.0, args.poll)
+        in_two(pool, _stream_worker, halves, start + args.stream_seconds, args.poll)
     late = lateness(schemas)
     p50, p99 = percentile(late, 50), percentile(late, 99)
     say(f"phase 3: {len(late)}/{streamed} delivered; lateness p50 {p50:.2f} s, p99 {p99:.2f} s")

@@ -146,3 +146,30 @@ def test_revoked_every_channel_means_opted_out_not_failed(book, tick):
     tick(NOW)
     assert CommunicationLog.objects.get(booking=booking).status == "OPTED_OUT"
     assert not HostNotification.objects.exists()
+
+
+@pytest.mark.parametrize(("event", "category", "sent_without_consent"), [
+    (ev.GUEST_CHECKIN_INSTRUCTIONS, "TRANSACTIONAL", True),
+    (ev.GUEST_HOUSE_RULES, "INFORMATIONAL", True),
+    (ev.GUEST_EARLY_CHECKIN_OFFER, "MARKETING", False),
+])
+def test_consent_by_template_category(book, tick, event, category, sent_without_consent):
+    booking = book(listing=make_listing(supports_early_checkin=True), now=NOW)
+    tick(NOW)
+    tick(DUE)
+    log = CommunicationLog.objects.get(booking=booking, event_type=event)
+    assert MessageTemplate.objects.get(event_type=event, channel="WHATSAPP", scope="PLATFORM").category == category
+    assert log.status == ("SENT" if sent_without_consent else "OPTED_OUT")
+
+
+def test_engagement_and_alert_categories_need_no_opt_in(book, tick):
+    from bookings.services import check_in_guest
+
+    booking = book(now=NOW)
+    tick(NOW)
+    tick(dt.datetime(2026, 3, 15, 10, 30, tzinfo=UTC))  # not checked in: the host alert (ALERT)
+    check_in_guest(booking, now=dt.datetime(2026, 3, 15, 11, 0, tzinfo=UTC))
+    tick(dt.datetime(2026, 3, 16, 7, 0, tzinfo=UTC))  # day-1 satisfaction check (ENGAGEMENT)
+    statuses = dict(CommunicationLog.objects.filter(booking=booking).values_list("event_type", "status"))
+    assert statuses[ev.GUEST_NOT_CHECKED_IN] == "SENT"
+    assert statuses[ev.GUEST_SATISFACTION_CHECK] == "SENT"
