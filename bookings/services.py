@@ -28,6 +28,11 @@ def _publish(event_type: str, booking: Booking, now: dt.datetime, **payload) -> 
 def create_booking(*, confirm: bool = True, now: dt.datetime | None = None, **fields) -> Booking:
     """Validate and store a booking: a lead, or confirmed at once (publishing `booking.confirmed`)."""
     now = now or timezone.now()
+    if fields.get("referral_code"):  # §7.7: `?ref=` from the referral link; not the guest's own
+        from guests.referrals import referrer_for
+
+        guest_id = fields["guest"].pk if "guest" in fields else fields.get("guest_id")
+        fields["referral_code"] = referrer_for(fields["referral_code"], guest_id).referral_code
     booking = Booking(status=BookingStatus.LEAD, created_at=now, **fields)
     if confirm:
         booking.status, booking.confirmed_at = BookingStatus.CONFIRMED, now

@@ -44,29 +44,37 @@ def issue_stay_coupon(booking: Booking, now: dt.datetime) -> GuestCoupon | None:
     """One coupon per qualifying stay, with the tenant's configured value, validity and uses."""
     if not stay_qualifies(booking):
         return None
-    existing = GuestCoupon.objects.filter(source_booking=booking, reason=STAY_REASON).first()
+    config = TenantGuestExperienceConfig.objects.get(tenant_id=current_tenant().pk)  # fresh: the host may have just changed it
+    return issue_coupon(booking.guest_id, booking, reason=STAY_REASON, discount_type=config.coupon_discount_type,
+                        value=config.coupon_discount_value, now=now, config=config)
+
+
+def issue_coupon(guest_id: int, source_booking: Booking, *, reason: str, discount_type: str, value, now: dt.datetime,
+                 config: TenantGuestExperienceConfig | None = None) -> GuestCoupon:
+    """A coupon for a guest, once per source booking and reason (a replayed event changes nothing)."""
+    existing = GuestCoupon.objects.filter(source_booking=source_booking, reason=reason).first()
     if existing:
         return existing
     tenant = current_tenant()
-    config = TenantGuestExperienceConfig.objects.get(tenant_id=tenant.pk)  # fresh: the host may have just changed it
+    config = config or TenantGuestExperienceConfig.objects.get(tenant_id=tenant.pk)
     for _ in range(5):  # a clash among 31^6 codes is rare; try again rather than fail the stay
         try:
             with transaction.atomic():
                 return GuestCoupon.objects.create(
-                    guest_id=booking.guest_id,
-                    source_booking=booking,
-                    coupon_code=coupon_code(tenant.coupon_prefix, config.coupon_discount_value),
-                    discount_type=config.coupon_discount_type,
-                    discount_value=config.coupon_discount_value,
+                    guest_id=guest_id,
+                    source_booking=source_booking,
+                    coupon_code=coupon_code(tenant.coupon_prefix, value),
+                    discount_type=discount_type,
+                    discount_value=value,
                     min_booking_amount=config.coupon_min_booking_amount,
                     valid_from=now,
                     valid_until=_months_later(now, config.coupon_validity_months),
-                    max_uses=config.coupon_max_uses,
-                    reason=STAY_REASON,
+                    max_uses=config.coupon_max_uses if reason == STAY_REASON else 1,
+                    reason=reason,
                     created_at=now,
                 )
         except IntegrityError:
-            existing = GuestCoupon.objects.filter(source_booking=booking, reason=STAY_REASON).first()
+            existing = GuestCoupon.objects.filter(source_booking=source_booking, reason=reason).first()
             if existing:
                 return existing
     raise RuntimeError("could not generate a unique coupon code")

@@ -35,6 +35,13 @@ def on_bookings_confirmed(rows: list[OutboxMessage], now: dt.datetime) -> dt.dat
         {b.guest_id for b in bookings}, "guest booked again", event_types=[ev.GUEST_REENGAGEMENT],
         keep_bookings={b.pk for b in bookings},
     )
+    from guests import tags
+    from guests.referrals import reward_referral
+
+    tags.on_bookings_confirmed(bookings, now)  # before the confirmation renders: "Welcome back" reads the history
+    for booking in bookings:
+        if booking.referral_code:
+            reward_referral(booking, now)
     config = current_config()
     return lifecycle.create_schedules_for([(b, lifecycle.on_confirmed(b, config, now)) for b in bookings], now)
 
@@ -70,6 +77,11 @@ def on_checked_out(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime |
         event_types=[ev.GUEST_CHECKOUT_REMINDER, ev.STAY_AUTO_CHECKOUT_DUE, ev.GUEST_ADDON_OFFER, ev.GUEST_MIDSTAY_CHECK,
                      ev.GUEST_SATISFACTION_CHECK],
     )
+    from guests import tags
+    from guests.referrals import ensure_referral_code
+
+    tags.on_checked_out(booking, now)  # VIP
+    ensure_referral_code(booking.guest_id)  # §7.7: on the first completed stay, for the post-stay messages
     config = current_config()
     touchpoints = lifecycle.on_checked_out(booking, config, now)
     if config.post_stay_enabled:

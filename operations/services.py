@@ -190,6 +190,9 @@ def _alert_issue(booking: Booking, issue, label: str, text: str, now: dt.datetim
         kind=NotificationKind.ISSUE_REPORTED, booking=booking, created_at=now,
         title=f"{booking.guest.name} reported {label.lower()}: {text[:120]}",
     )
+    from guests.tags import on_issue_reported
+
+    on_issue_reported(booking.guest_id, now)
     note_due(now, now)
 
 
