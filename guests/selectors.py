@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import (
-    Avg, Count, DecimalField, ExpressionWrapper, F, FloatField, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery,
+    Avg, Count, DecimalField, ExpressionWrapper, F, FloatField, Func, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery,
     Sum, Value,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
@@ -22,7 +22,9 @@ def with_lifetime_value(guests: QuerySet[Guest], today: dt.date | None = None) -
     from reviews.models import GuestReview
 
     today = today or timezone.localdate()
-    nights = ExpressionWrapper(F("bookings__checkout_date") - F("bookings__checkin_date"), output_field=IntegerField())
+    # date - date is a whole number of days in PostgreSQL; Django would make it an interval.
+    nights = Func(F("bookings__checkout_date"), F("bookings__checkin_date"), template="(%(expressions)s)",
+                  arg_joiner=" - ", output_field=IntegerField())
     avg_rating = (
         GuestReview.objects.filter(guest_id=OuterRef("pk")).values("guest_id").annotate(avg=Avg("overall_rating")).values("avg")
     )
