@@ -88,11 +88,25 @@ def ensure_poll_schedules() -> None:
         )
 
 
+# Daily jobs (no cron): name -> function. Later issues add the other retention jobs here.
+DAILY_JOBS = {"coupons-daily": "coupons.tasks.daily_coupon_jobs"}
+
+
+def ensure_daily_schedules() -> None:
+    from django_q.models import Schedule
+
+    for name, func in DAILY_JOBS.items():
+        Schedule.objects.get_or_create(
+            name=name, defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1, "next_run": timezone.now()}
+        )
+
+
 def _after_migrate(sender, **kwargs) -> None:
     if sender.name != "messaging":
         return
     if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
         ensure_poll_schedules()
+        ensure_daily_schedules()
     else:
         from messaging.templates import seed_platform_templates
 

@@ -161,3 +161,19 @@ def test_two_concurrent_redemptions_of_a_one_use_coupon_exactly_one_wins(django_
             GuestCoupon.objects.filter(coupon_code="ALPHA10-RACE01").delete()
             guest.delete()
             connection.set_schema_to_public()
+
+
+def test_daily_job_is_a_django_q_schedule_and_runs_in_every_tenant(tenant):
+    from django_q.models import Schedule
+
+    from coupons.tasks import daily_coupon_jobs
+
+    connection.set_schema_to_public()
+    assert Schedule.objects.filter(name="coupons-daily", func="coupons.tasks.daily_coupon_jobs",
+                                   schedule_type=Schedule.DAILY).exists()
+    connection.set_tenant(tenant)
+    coupon(make_guest(), coupon_code="ALPHA10-OLDOLD", valid_from=NOW - dt.timedelta(days=30), valid_until=NOW - dt.timedelta(days=1))
+    result = daily_coupon_jobs()
+    connection.set_tenant(tenant)
+    assert result["alpha"][0] == 1 and "beta" in result
+    assert GuestCoupon.objects.get(coupon_code="ALPHA10-OLDOLD").status == "EXPIRED"
