@@ -394,7 +394,8 @@ def _apply_result(log, template, result: SendResult, batch: _Batch, now, attempt
         log.status, log.sent_at, log.next_attempt_at = LogStatus.SENT, now, None
         log.provider_message_id = result.provider_message_id
         log.error_code = log.error_message = ""
-        if log.channel == Channel.WHATSAPP and log.event_type in TIME_CRITICAL and _has_fallback(log, batch):
+        if (log.channel == Channel.WHATSAPP and log.event_type in TIME_CRITICAL and not is_sandbox(Channel.WHATSAPP)
+                and _has_fallback(log, batch)):  # the sandbox reports no deliveries: nothing to wait for
             # Beyond the spec: if WhatsApp has not confirmed delivery by then, the SMS goes out too.
             log.next_attempt_at = now + dt.timedelta(minutes=batch.config.undelivered_fallback_minutes)
         return

@@ -74,6 +74,8 @@ def due_decision(schedule: AutomationSchedule, facts: BatchFacts, now: dt.dateti
 
 def _no_longer_applies(schedule: AutomationSchedule, booking: Booking, facts: BatchFacts, now: dt.datetime) -> str:
     event = schedule.event_type
+    if schedule.payload.get("channel") == "EMAIL" and not booking.guest.email:
+        return "the guest has no email address"  # the final review reminder is email only (§7.1)
     if event == ev.GUEST_PAYMENT_REMINDER and booking.payment_status == "Paid":
         return "paid already"
     if event in _BEFORE_ARRIVAL and booking.checked_in_at is not None:
@@ -152,7 +154,7 @@ def publish_due_schedules(now: dt.datetime | None = None, batch_size: int = 500)
         rows = list(
             AutomationSchedule.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=ScheduleStatus.PENDING, due_at__lte=now)
-            .select_related("booking__listing__property")
+            .select_related("booking__listing__property", "booking__guest")
             .order_by("due_at", "id")[:batch_size]
         )
         if not rows:

@@ -216,3 +216,15 @@ def test_check_out_before_check_in_is_refused_with_a_clear_message(book):
     booking = book()
     with pytest.raises(ValidationError, match="has not checked in yet"):
         check_out_guest(booking, now=ARRIVED_AT)
+
+
+def test_final_email_reminder_is_skipped_for_a_guest_without_email(book, tick):
+    from tests.factories import make_guest
+
+    booking = stayed(book, tick, guest=make_guest(email=""))
+    check_out_guest(booking, now=LEFT_AT)
+    tick(LEFT_AT)
+    tick(LEFT_AT + dt.timedelta(days=7))
+    final = schedules_of(booking)["guest.review_reminder:2"]
+    assert (final.status, final.reason) == (ScheduleStatus.SKIPPED, "the guest has no email address")
+    assert not HostNotification.objects.filter(booking=booking, kind="ALL_CHANNELS_FAILED").exists()

@@ -25,6 +25,8 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
         )
         self.stdout.write(self.style.SUCCESS(f"Serving on port {port}; task cluster running. Ctrl-C stops both."))
+        # A TERM (from a process manager, or `timeout`) must stop both children too, as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
             while web.poll() is None and cluster.poll() is None:
                 try:
