@@ -242,6 +242,7 @@ class Booking(models.Model):
 
     class Meta:
         ordering = ["-checkin_date", "-id"]
+        permissions = [("view_financials", "Can see booking amounts, payments and coupons")]  # §10.6: owner only
         constraints = [
             models.CheckConstraint(condition=Q(checkout_date__gt=F("checkin_date")), name="booking_checkout_after_checkin"),
             models.CheckConstraint(condition=Q(guests_planned__gte=1), name="booking_guests_at_least_1"),
