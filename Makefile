@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@echo "==> Creating virtualenv and installing dependencies"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e '.[test]'
+	@$(PY) -m pip install --quiet '.[test]' 2>&1 | grep -v -i warning || true
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
@@ -21,11 +21,11 @@ migrate: install
 	@$(PY) manage.py migrate_schemas --verbosity 0
 
 seed: migrate
-	@$(PY) manage.py seed_demo
+	@PUBLIC_URL_PORT=$(PORT) $(PY) manage.py seed_demo
 
 run: seed
 	@$(PY) manage.py collectstatic --noinput --verbosity 0
-	@$(PY) manage.py serve --port $(PORT)
+	@PUBLIC_URL_PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
 
 test: install
 	@$(PY) -m pytest $(PYTEST_ARGS)
