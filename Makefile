@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@echo "==> Creating virtualenv and installing dependencies"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet '.[test]' 2>&1 | grep -v -i warning || true
+	@$(PY) -m pip install --quiet '.[test]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
