@@ -12,6 +12,21 @@ class ReviewAdmin(TenantModelAdmin):
     search_fields = ("guest__name", "comment")
     actions = ["publish", "flag", "hide"]
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A host entering an OTA review (source MANUAL) goes through the same service as the portal.
+        from reviews.services import submit_review
+
+        data = form.cleaned_data
+        review = submit_review(
+            data["booking"], overall_rating=data["overall_rating"], comment=data.get("comment", ""),
+            source=data.get("source") or "MANUAL",
+            **{f: data.get(f) for f in ("cleanliness_rating", "communication_rating", "location_rating", "value_rating")},
+        )
+        obj.pk = review.pk
+
     def _moderate(self, request, queryset, status: str) -> None:
         fields = {"status": status}
         if status == ReviewStatus.PUBLISHED:
