@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import path
 
+from guests.api import GuestLifetimeValue
 from messaging.urls import tenant_urls as messaging_tenant_urls
 from messaging.urls import webhook_urls
 
@@ -14,6 +15,7 @@ def healthz(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz),
+    path("api/guests/<int:guest_id>/lifetime-value", GuestLifetimeValue.as_view(), name="guest-lifetime-value"),
     *webhook_urls,
     *messaging_tenant_urls,
 ]

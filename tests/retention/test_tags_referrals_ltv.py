@@ -174,3 +174,27 @@ def test_lifetime_value_of_many_guests_is_one_query(tenant, django_assert_num_qu
     with django_assert_num_queries(1):
         rows = list(with_lifetime_value(Guest.objects.all()))
     assert len(rows) >= 5 and all(r.total_stays == 1 for r in rows if r.total_stays)
+
+
+def test_lifetime_value_in_the_staff_api_for_the_owner_only(tenant, other_tenant, activate):
+    from django.contrib.auth.models import Group, User
+
+    from tests.conftest import SchemaKeepingClient
+
+    guest = make_guest()
+    completed(guest, checkin_date=dt.date(2025, 5, 1), total_amount=Decimal("7000"))
+
+    def client(role):
+        user = User.objects.create_user(f"{role}-api", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        c = SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant)
+        c.force_login(user)
+        return c
+
+    path = f"/api/guests/{guest.pk}/lifetime-value"
+    owner = client("owner").get(path)
+    assert owner.status_code == 200
+    assert (owner.json()["total_stays"], owner.json()["total_revenue"]) == (1, "7000.00")
+    assert client("frontdesk").get(path).status_code == 403
+    assert SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant).get(path).status_code == 403
+    assert client("owner").get("/api/guests/999999/lifetime-value").status_code == 404
