@@ -192,9 +192,10 @@ def test_lifetime_value_in_the_staff_api_for_the_owner_only(tenant, other_tenant
         return c
 
     path = f"/api/guests/{guest.pk}/lifetime-value"
-    owner = client("owner").get(path)
+    owner_client = client("owner")
+    owner = owner_client.get(path)
     assert owner.status_code == 200
     assert (owner.json()["total_stays"], owner.json()["total_revenue"]) == (1, "7000.00")
     assert client("frontdesk").get(path).status_code == 403
     assert SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant).get(path).status_code == 403
-    assert client("owner").get("/api/guests/999999/lifetime-value").status_code == 404
+    assert owner_client.get("/api/guests/999999/lifetime-value").status_code == 404
