@@ -15,7 +15,8 @@ from messaging.outbox import publish
 from messaging.wakeups import note_due
 
 
-def _locked(booking: Booking | int) -> Booking:
+def locked_booking(booking: Booking | int) -> Booking:
+    """The booking's row, locked for the rest of the transaction: every write on one booking serializes here."""
     pk = booking.pk if isinstance(booking, Booking) else booking
     return Booking.objects.select_for_update(of=("self",)).select_related("listing__property", "guest").get(pk=pk)
 
@@ -51,7 +52,7 @@ def create_booking(*, confirm: bool = True, now: dt.datetime | None = None, **fi
 def confirm_booking(booking: Booking | int, *, now: dt.datetime | None = None) -> Booking:
     """Lead → Confirmed; publishes `booking.confirmed` once. Confirming a confirmed booking changes nothing."""
     now = now or timezone.now()
-    booking = _locked(booking)
+    booking = locked_booking(booking)
     if booking.status == BookingStatus.CONFIRMED:
         return booking
     if booking.status != BookingStatus.LEAD:
@@ -66,7 +67,7 @@ def confirm_booking(booking: Booking | int, *, now: dt.datetime | None = None) -
 def cancel_booking(booking: Booking | int, *, reason: str = "", now: dt.datetime | None = None) -> Booking:
     """EC-02: a cancelled booking's pending touchpoints are all cancelled (by the event's handler)."""
     now = now or timezone.now()
-    booking = _locked(booking)
+    booking = locked_booking(booking)
     if booking.status == BookingStatus.CANCELLED:
         return booking
     if booking.checked_in_at is not None:
@@ -82,7 +83,7 @@ def check_in_guest(booking: Booking | int, *, via: str = ActionSource.STAFF, now
     """Log the check-in and publish `stay.checked_in`. Idempotent (EC-07): a second tap changes nothing and
     publishes nothing. Returns (booking, whether this call checked the guest in)."""
     now = now or timezone.now()
-    booking = _locked(booking)
+    booking = locked_booking(booking)
     if booking.checked_in_at is not None:
         return booking, False
     if booking.status != BookingStatus.CONFIRMED:
@@ -98,7 +99,7 @@ def check_out_guest(booking: Booking | int, *, via: str = ActionSource.STAFF, no
     """Log the check-out, complete the booking and publish `stay.checked_out` once, whether the host or the
     auto-checkout timer (GX-CO-001) gets there first. Returns (booking, whether this call checked out)."""
     now = now or timezone.now()
-    booking = _locked(booking)
+    booking = locked_booking(booking)
     if booking.checked_out_at is not None:
         return booking, False
     if booking.checked_in_at is None:
@@ -115,7 +116,7 @@ def record_payment(booking: Booking | int, *, amount: Decimal, method: str = "UP
                    now: dt.datetime | None = None) -> Payment:
     """Store a payment and bring the booking's received amount and payment status up to date."""
     now = now or timezone.now()
-    booking = _locked(booking)
+    booking = locked_booking(booking)
     payment = Payment(booking=booking, amount=amount, method=method, reference=reference, received_at=now)
     payment.full_clean()
     payment.save()

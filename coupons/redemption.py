@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from bookings.models import Booking, BookingSource
+from bookings.services import locked_booking
 from coupons.models import CouponRedemption, CouponStatus, GuestCoupon
 from messaging.rendering import format_inr
 from tenants.current import current_tenant
@@ -76,7 +77,7 @@ def redeem_coupon(booking: Booking | int, code: str, *, now: dt.datetime | None 
     """GX-T08: apply the coupon to the booking: discount and final amount set, the coupon's use counted
     (USED once its uses are spent), a redemption row kept. A booking takes one coupon."""
     now = now or timezone.now()
-    booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking.pk if isinstance(booking, Booking) else booking)
+    booking = locked_booking(booking)
     if booking.applied_coupon_id:
         _refuse("This booking already has a coupon.")
     quote = check_coupon(code, guest_id=booking.guest_id, total=booking.total_amount, source=booking.source, now=now, lock=True)

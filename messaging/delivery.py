@@ -148,6 +148,12 @@ class _Batch:
     host_name: str
     opted_out: set[int] = field(default_factory=set)  # logs with a channel skipped for consent
 
+    @classmethod
+    def bare(cls, keys: list[str]) -> "_Batch":
+        """Only the schedules: enough to walk a log's channel chain outside a delivery batch."""
+        schedules = {s.idempotency_key: s for s in AutomationSchedule.objects.filter(idempotency_key__in=keys)}
+        return cls(schedules, {}, {}, set(), set(), set(), {}, [], {}, None, "")
+
 
 def _load_batch(logs: list[CommunicationLog]) -> _Batch:
     from coupons.models import CouponStatus, GuestCoupon
@@ -477,9 +483,7 @@ def fall_back_undelivered(now: dt.datetime | None = None, batch_size: int = 500)
         )
         if not logs:
             return 0
-        batch = _Batch({}, {}, {}, set(), set(), set(), {}, [], {}, None, "")
-        schedules = {s.idempotency_key: s for s in AutomationSchedule.objects.filter(idempotency_key__in=[l.idempotency_key for l in logs])}
-        batch.schedules = schedules
+        batch = _Batch.bare([log.idempotency_key for log in logs])
         attempts: list[MessageAttempt] = []
         for log in logs:
             later = _later_channels(log, batch)
@@ -499,8 +503,7 @@ def fall_back_undelivered(now: dt.datetime | None = None, batch_size: int = 500)
 def fail_after_acceptance(log: CommunicationLog, attempt: MessageAttempt, status: str, error: str, at) -> None:
     """A provider reported a message it had accepted as failed (or bounced): record it and continue the
     channel chain, or give up as the last channel's status (BOUNCED for email)."""
-    batch = _Batch({}, {}, {}, set(), set(), set(), {}, [], {}, None, "")
-    batch.schedules = {s.idempotency_key: s for s in AutomationSchedule.objects.filter(idempotency_key=log.idempotency_key)}
+    batch = _Batch.bare([log.idempotency_key])
     numbers = MessageAttempt.objects.filter(log=log, channel=log.channel).count()
     batch.attempt_numbers[(log.pk, log.channel)] = numbers
     new_attempt = _attempt(log, log.channel, batch, status, now=at, counts=False, error_code="provider_report",

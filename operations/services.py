@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bookings.services import locked_booking
 from bookings.models import AddonCode, AddonRequest, AddonRequestStatus, Booking, Listing, RoomStatus
 from operations.models import (
     CleaningType,
@@ -108,9 +109,7 @@ def report_guest_issue(booking: Booking | int, *, category: str, urgency: str, d
     alerted at once, an emergency also escalates to the property manager and the Atlas admin, and an issue
     nobody acknowledges within 30 minutes escalates to the property manager (§5.5)."""
     now = now or timezone.now()
-    booking = Booking.objects.select_for_update(of=("self",)).select_related("listing__property", "guest").get(
-        pk=booking.pk if isinstance(booking, Booking) else booking
-    )
+    booking = locked_booking(booking)
     if category not in ISSUE_CATEGORIES:
         raise ValidationError({"category": "Choose one of: " + ", ".join(category_label(c) for c in ISSUE_CATEGORIES) + "."})
     if urgency not in URGENCY_SEVERITY:
@@ -139,9 +138,7 @@ def report_guest_issue(booking: Booking | int, *, category: str, urgency: str, d
 def report_damage(booking: Booking | int, *, description: str, now: dt.datetime | None = None) -> Incident:
     """§6.4: the guest's own damage report, an incident of type DAMAGE; the host is told at once."""
     now = now or timezone.now()
-    booking = Booking.objects.select_for_update(of=("self",)).select_related("listing__property", "guest").get(
-        pk=booking.pk if isinstance(booking, Booking) else booking
-    )
+    booking = locked_booking(booking)
     text = _clean_description(description)
     incident = Incident.objects.create(
         listing_id=booking.listing_id, booking=booking, incident_type=IncidentType.DAMAGE, severity=Severity.MEDIUM,
@@ -223,7 +220,7 @@ def resolve_issue(issue: MaintenanceTicket | Incident, *, now: dt.datetime | Non
     )
     type(issue).objects.filter(pk=issue.pk, acknowledged_at__isnull=True).update(acknowledged_at=now)
     if changed and issue.reported_by_guest and issue.booking_id:
-        booking = Booking.objects.select_for_update(of=("self",)).get(pk=issue.booking_id)
+        booking = locked_booking(issue.booking_id)
         label = issue.get_ticket_type_display() if isinstance(issue, MaintenanceTicket) else issue.get_incident_type_display()
         sequence = _next_sequence(booking, ev.GUEST_ISSUE_RESOLVED)
         create_schedules(booking, [Touchpoint(ev.GUEST_ISSUE_RESOLVED, now, sequence, payload={"variables": {"category": label}})], now)
@@ -260,9 +257,7 @@ def request_addon(booking: Booking | int, *, code: str, note: str = "", now: dt.
     from messaging.wakeups import note_due
 
     now = now or timezone.now()
-    booking = Booking.objects.select_for_update(of=("self",)).select_related("listing__property", "guest").get(
-        pk=booking.pk if isinstance(booking, Booking) else booking
-    )
+    booking = locked_booking(booking)
     if code not in ADDON_PRICE_FIELD:
         raise ValidationError({"code": "This add-on is not offered. Choose late check-out, extra cleaning or early check-in."})
     if booking.status != "Confirmed" or booking.checked_out_at is not None:

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings.services import locked_booking
 from bookings.models import Booking, ReviewRequestStatus
 from reviews.models import GuestReview, ReviewSource
 
@@ -36,9 +37,7 @@ def submit_review(booking: Booking | int, *, overall_rating, cleanliness_rating=
     """Store the booking's one review; the second attempt is refused in words (the database also refuses it).
     Ends the review reminders, tags HIGH_RATED guests, and alerts the host to a low rating."""
     now = now or timezone.now()
-    booking = Booking.objects.select_for_update(of=("self",)).select_related("listing__property", "guest").get(
-        pk=booking.pk if isinstance(booking, Booking) else booking
-    )
+    booking = locked_booking(booking)
     ratings = {"overall_rating": _stars(overall_rating, "overall_rating", required=True)}
     given = {"cleanliness_rating": cleanliness_rating, "communication_rating": communication_rating,
              "location_rating": location_rating, "value_rating": value_rating}
