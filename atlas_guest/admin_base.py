@@ -9,6 +9,7 @@ from django.db import connection
 admin.site.site_header = "Atlas Guest"
 admin.site.site_title = "Atlas Guest"
 admin.site.index_title = "Back office"
+admin.site.index_template = "admin/atlas_index.html"  # adds the dashboard link
 
 
 def on_tenant_domain() -> bool:

@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django.urls import path
 
 from guests.api import GuestLifetimeValue
+from insights.views import dashboard
 from messaging.urls import tenant_urls as messaging_tenant_urls
 from messaging.urls import webhook_urls
 
@@ -13,6 +14,7 @@ def healthz(request):
 
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="guest-experience-dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("api/guests/<int:guest_id>/lifetime-value", GuestLifetimeValue.as_view(), name="guest-lifetime-value"),

@@ -79,3 +79,47 @@ def test_weekly_trend_is_the_same_query_per_week(history):
     trend = metrics.weekly_trend("guest_satisfaction", END, weeks=5)
     assert len(trend) == 5 and trend[0][0] == END - dt.timedelta(weeks=5)
     assert [v.value for _, v in trend] == [None, 4.0, None, None, None]  # both reviews on 10 March
+
+
+def test_dashboard_page_shows_every_metric_with_its_trend(history):
+    from django.contrib.auth.models import Group, User
+
+    from tests.conftest import SchemaKeepingClient
+
+    def client(role):
+        user = User.objects.create_user(f"{role}-dash", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        c = SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant)
+        c.force_login(user)
+        return c
+
+    from django.db import connection
+
+    tenant = connection.tenant
+    owner = client("owner")
+    page = owner.get("/admin/dashboard/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for _name, (label, _f) in metrics.TENANT_METRICS.items():
+        assert label.replace("&", "&amp;") in html, label
+    assert "<polyline" in html and "Messages sent" in html
+    assert 'href="/admin/dashboard/"' in owner.get("/admin/").content.decode()
+    manager = client("manager")
+    manager_html = manager.get("/admin/dashboard/").content.decode()
+    assert "Referral bookings" not in manager_html and "Guest satisfaction rating" in manager_html
+    frontdesk = client("frontdesk")
+    assert frontdesk.get("/admin/dashboard/").status_code == 403
+
+
+def test_platform_admin_index_still_renders(tenant):
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from tests.conftest import SchemaKeepingClient
+
+    connection.set_schema_to_public()
+    root = User.objects.create_superuser("root-dash", password="pw")
+    client = SchemaKeepingClient(HTTP_HOST="localhost", keep=tenant)
+    client.force_login(root)
+    page = client.get("/admin/")
+    assert page.status_code == 200 and "Guest experience dashboard" not in page.content.decode()
