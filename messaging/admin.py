@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 
 from atlas_guest.admin_base import ReadOnlyInline, ReadOnlyTenantAdmin, TenantModelAdmin, restrict_to_platform
 from messaging.models import (
-    AutomationSchedule, CommunicationLog, MessageAttempt, MessageTemplate, OutboxMessage, OutboxStatus, SandboxMessage,
-    ScheduleStatus,
+    AutomationSchedule, CommunicationLog, FailedMessage, MessageAttempt, MessageTemplate, OutboxMessage, OutboxStatus,
+    SandboxMessage, ScheduleStatus,
 )
 
 
@@ -28,6 +28,33 @@ class LogAdmin(ReadOnlyTenantAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("booking", "guest")
     inlines = [AttemptInline]
+
+
+@admin.register(FailedMessage)
+class FailedMessageAdmin(LogAdmin):
+    """DoD 23: every failed or bounced message, to be looked at and sent again."""
+
+    list_display = ("created_at", "event_type", "recipient", "channel", "status", "attempt_count", "error_message", "booking")
+    actions = ["resend"]
+
+    def get_queryset(self, request):
+        from messaging.delivery import FAILED_STATUSES
+
+        return super().get_queryset(request).filter(status__in=FAILED_STATUSES)
+
+    def has_change_permission(self, request, obj=None):
+        # The re-send action needs "change"; the fields themselves stay read-only.
+        return request.user.has_perm("messaging.view_communicationlog") and super(LogAdmin, self).has_view_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in CommunicationLog._meta.fields]
+
+    @admin.action(description="Re-send (all channels again)")
+    def resend(self, request, queryset):
+        from messaging.delivery import resend
+
+        done = sum(resend(log) for log in queryset)
+        self.message_user(request, f"{done} message(s) queued again.", messages.SUCCESS)
 
 
 @admin.register(AutomationSchedule)

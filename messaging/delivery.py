@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -189,16 +190,19 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
         elif marketing:
             granted.add((guest_id, channel))
     retried = [log.pk for log in logs if log.attempt_count]
-    rows = list(
-        MessageAttempt.objects.filter(log_id__in=retried)
-        .values("log_id", "channel", "status", "error_code")
-    )
+    resent = {log.pk: log.resent_at for log in logs if log.resent_at}
+    rows = [
+        row for row in MessageAttempt.objects.filter(log_id__in=retried)
+        .values("log_id", "channel", "status", "error_code", "attempted_at")
+        if row["log_id"] not in resent or row["attempted_at"] >= resent[row["log_id"]]  # a re-send starts afresh
+    ]
     attempts: dict[tuple[int, str], int] = defaultdict(int)
-    numbers: dict[tuple[int, str], int] = defaultdict(int)
+    numbers: dict[tuple[int, str], int] = defaultdict(lambda: 0)
     opted_out: set[int] = set()
+    for (log_id, channel), n in _stored_attempt_numbers(retried).items():
+        numbers[(log_id, channel)] = n
     for row in rows:
         key = (row["log_id"], row["channel"])
-        numbers[key] += 1
         if row["status"] == LogStatus.OPTED_OUT:
             opted_out.add(row["log_id"])
         if row["status"] != LogStatus.OPTED_OUT and not row["error_code"].startswith(THROTTLED):
@@ -213,6 +217,14 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
 
     return _Batch(schedules, tokens, coupons, returning, revoked, granted, dict(attempts), active_templates(keys - {None}),
                   dict(numbers), current_config(), current_tenant().host_name, opted_out)
+
+
+def _stored_attempt_numbers(log_ids: list[int]) -> dict[tuple[int, str], int]:
+    """How many attempts each log has stored per channel, re-sends included: numbering always continues."""
+    return {
+        (row["log_id"], row["channel"]): row["n"]
+        for row in MessageAttempt.objects.filter(log_id__in=log_ids).values("log_id", "channel").annotate(n=Count("pk"))
+    }
 
 
 def _payload(schedules: dict[str, AutomationSchedule], log: CommunicationLog) -> dict:
@@ -527,3 +539,25 @@ def fail_after_acceptance(log: CommunicationLog, attempt: MessageAttempt, status
         from messaging.wakeups import note_due
 
         note_due(at, at)
+
+
+FAILED_STATUSES = (LogStatus.FAILED, LogStatus.BOUNCED, LogStatus.ALL_CHANNELS_FAILED)
+
+
+def resend(log: CommunicationLog, now: dt.datetime | None = None) -> bool:
+    """DoD 23: the host sends a failed message again; the whole channel chain starts over on the same row
+    (same idempotency key, so it still cannot go out twice at once). Returns whether it was queued."""
+    from messaging.wakeups import note_due
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = CommunicationLog.objects.select_for_update().filter(pk=log.pk, status__in=FAILED_STATUSES).first()
+        if locked is None:
+            return False
+        schedule = AutomationSchedule.objects.filter(idempotency_key=locked.idempotency_key).first()
+        locked.channel = _chain(locked.recipient, schedule.payload if schedule else {})[0]
+        locked.status, locked.next_attempt_at, locked.resent_at = LogStatus.PENDING, now, now
+        locked.error_code = locked.error_message = ""
+        locked.save(update_fields=["channel", "status", "next_attempt_at", "resent_at", "error_code", "error_message"])
+        note_due(now, now)
+    return True

@@ -201,6 +201,8 @@ class CommunicationLog(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # A host's re-send starts the channel chain again: attempts before this time no longer count.
+    resent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -211,6 +213,14 @@ class CommunicationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.get_channel_display()} ({self.status})"
+
+
+class FailedMessage(CommunicationLog):
+    """The failed-messages view (DoD 23): FAILED, BOUNCED and ALL_CHANNELS_FAILED rows, with a re-send action."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "failed message"
 
 
 class MessageAttempt(models.Model):

@@ -33,6 +33,7 @@ MANAGER = {
     "bookings.listingaccessinfo": (VIEW, ADD, CHANGE),
     "bookings.propertyrecommendation": ALL,
     "messaging.communicationlog": (VIEW,),
+    "messaging.failedmessage": (VIEW, CHANGE),
     "messaging.messageattempt": (VIEW,),
     "messaging.automationschedule": (VIEW, CHANGE),
     "messaging.outboxmessage": (VIEW, CHANGE),

@@ -6,6 +6,7 @@ from messaging import events as ev
 from messaging.models import CommunicationLog, MessageAttempt
 from tests.factories import make_guest
 from tests.messaging.fakes import Reply, whatsapp_error
+from tests.messaging.fakes import whatsapp_ok as whatsapp_ok_default
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 1, 6, 0, tzinfo=UTC)  # 11:30 IST
@@ -140,3 +141,39 @@ def test_sms_gateway_rejection_is_permanent_and_falls_back_to_email(book, tick, 
     log = confirmation(booking)
     assert (log.channel, log.status) == ("EMAIL", "SENT")
     assert MessageAttempt.objects.get(log=log, channel="SMS").error_code == "http_400"
+
+
+def test_dod_23_failed_messages_view_and_resend_starts_the_chain_again(book, tick, providers, tenant):
+    from django.contrib.auth.models import Group, User
+
+    from messaging.models import FailedMessage
+    from tests.conftest import SchemaKeepingClient
+
+    providers.whatsapp.default = lambda seen: whatsapp_error(131026)
+    providers.sms.default = lambda seen: Reply(400, {"error": "invalid"})
+    providers.email.default = lambda seen: Reply(400, {"errors": [{"message": "bad address"}]})
+    booking = book(now=NOW)
+    tick(NOW)
+    log = confirmation(booking)
+    assert log.status == "ALL_CHANNELS_FAILED"
+
+    manager = User.objects.create_user("manager-resend", password="pw", is_staff=True)
+    manager.groups.add(Group.objects.get(name="manager"))
+    client = SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant)
+    client.force_login(manager)
+    listing = client.get("/admin/messaging/failedmessage/")
+    assert listing.status_code == 200 and "guest.booking_confirmed" in listing.content.decode()
+
+    providers.whatsapp.default = whatsapp_ok_default
+    response = client.post("/admin/messaging/failedmessage/", {"action": "resend", "_selected_action": [log.pk]})
+    assert response.status_code == 302
+    log.refresh_from_db()
+    assert (log.status, log.channel) == ("PENDING", "WHATSAPP")
+    from django.utils import timezone
+
+    tick(timezone.now() + dt.timedelta(seconds=1))  # the host re-sent it just now
+    log.refresh_from_db()
+    assert (log.status, log.channel) == ("SENT", "WHATSAPP")
+    numbers = list(MessageAttempt.objects.filter(log=log, channel="WHATSAPP").values_list("number", flat=True))
+    assert numbers == [1, 2]  # the timeline keeps the first round and numbers on
+    assert not FailedMessage.objects.filter(pk=log.pk, status__in=["FAILED", "ALL_CHANNELS_FAILED"]).exists()
