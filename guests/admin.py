@@ -5,6 +5,7 @@ from atlas_guest.admin_base import ReadOnlyInline, TenantModelAdmin
 from bookings.models import Booking
 from guests.models import Guest, GuestConsent, GuestTag, TagAppliedBy
 from guests.selectors import lifetime_value
+from messaging.models import CommunicationLog
 
 
 class TagInline(admin.TabularInline):
@@ -29,6 +30,14 @@ class BookingInline(ReadOnlyInline):
     ordering = ("-checkin_date",)
 
 
+class MessageHistoryInline(ReadOnlyInline):
+    model = CommunicationLog
+    fields = ("created_at", "booking", "event_type", "channel", "status", "attempt_count")
+    ordering = ("-created_at",)
+    verbose_name_plural = "message history"
+    fk_name = "guest"
+
+
 @admin.register(Guest)
 class GuestAdmin(TenantModelAdmin):
     list_display = ("name", "phone", "email", "tag_list", "referral_code", "created_at")
@@ -36,6 +45,27 @@ class GuestAdmin(TenantModelAdmin):
     list_filter = ("tags__tag",)
     readonly_fields = ("referral_code", "created_at", "anonymized_at", "whatsapp_last_inbound_at", "lifetime_value")
     inlines = [TagInline, ConsentInline, BookingInline]
+    actions = ["anonymize"]
+
+    def get_inlines(self, request, obj):
+        inlines = list(self.inlines)
+        if request.user.has_perm("messaging.view_communicationlog"):
+            inlines.append(MessageHistoryInline)  # §9.4 per-guest history: managers and owners
+        return inlines
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.groups.filter(name="owner").exists() and not request.user.is_superuser:
+            actions.pop("anonymize", None)  # §10.5: owner only
+        return actions
+
+    @admin.action(description="Anonymize (name and contacts replaced; history kept for totals)")
+    def anonymize(self, request, queryset):
+        from guests.privacy import anonymize_guest
+
+        for guest in queryset:
+            anonymize_guest(guest.pk, actor=f"user:{request.user.pk}")
+        self.message_user(request, f"{queryset.count()} guest(s) anonymized.")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")

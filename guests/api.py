@@ -31,3 +31,29 @@ class GuestLifetimeValue(APIView):
         guest = get_object_or_404(Guest, pk=guest_id)
         value = {k: str(v) if isinstance(v, Decimal) else v for k, v in lifetime_value(guest.pk).items()}  # money exact
         return Response({"guest_id": guest.pk, "name": guest.name, **value})
+
+
+class IsOwner(BasePermission):
+    """§10.4: the export is for the owner only."""
+
+    message = "Only the owner can export a guest's data."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.groups.filter(name="owner").exists() or request.user.is_superuser
+
+
+class GuestExport(APIView):
+    """GET /api/guests/{id}/export: everything held about the guest as JSON (GX-PV-002)."""
+
+    permission_classes = [IsAuthenticated, IsOwner]
+
+    def get(self, request: Request, guest_id: int) -> Response:
+        from guests.privacy import export_guest
+        from operations.models import AuditLog
+
+        get_object_or_404(Guest, pk=guest_id)
+        AuditLog.objects.create(actor=f"user:{request.user.pk}", action="guest.exported", object_type="Guest",
+                                object_id=str(guest_id), ip_address=request.META.get("REMOTE_ADDR"))
+        response = Response(export_guest(guest_id))
+        response["Content-Disposition"] = f'attachment; filename="guest-{guest_id}.json"'
+        return response

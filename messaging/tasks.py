@@ -89,7 +89,7 @@ def ensure_poll_schedules() -> None:
 
 
 # Daily jobs (no cron): name -> function. Later issues add the other retention jobs here.
-DAILY_JOBS = {"coupons-daily": "coupons.tasks.daily_coupon_jobs"}
+DAILY_JOBS = {"coupons-daily": "coupons.tasks.daily_coupon_jobs", "retention-daily": "guests.privacy.daily_retention"}
 
 
 def ensure_daily_schedules() -> None:
