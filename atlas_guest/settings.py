@@ -37,12 +37,15 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.admin",
+    "rest_framework.authtoken",
     "guests",
     "bookings",
     "operations",
@@ -122,10 +125,23 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = BASE_DIR / ".data" / "media"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "atlas_guest.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atlas Guest staff API",
+    "DESCRIPTION": "Bookings, guests, messages, tickets, coupons and metrics of one host (the tenant of the domain).",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from this server: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # django-q2: the ORM broker keeps the queue in PostgreSQL, so nothing else has to run; REDIS_URL switches

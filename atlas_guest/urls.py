@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import path
 
-from guests.api import GuestExport, GuestLifetimeValue
+from atlas_guest.api_urls import urlpatterns as api_urls
 from insights.views import dashboard
 from messaging.urls import tenant_urls as messaging_tenant_urls
 from messaging.urls import webhook_urls
@@ -17,8 +17,7 @@ urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="guest-experience-dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz),
-    path("api/guests/<int:guest_id>/lifetime-value", GuestLifetimeValue.as_view(), name="guest-lifetime-value"),
-    path("api/guests/<int:guest_id>/export", GuestExport.as_view(), name="guest-export"),
+    *api_urls,
     *webhook_urls,
     *messaging_tenant_urls,
 ]

@@ -4,7 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
+from django.db.models import Q
+from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission, IsAuthenticated
+
+from atlas_guest.api import RolePermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,3 +61,31 @@ class GuestExport(APIView):
         response = Response(export_guest(guest_id))
         response["Content-Disposition"] = f'attachment; filename="guest-{guest_id}.json"'
         return response
+
+
+class GuestSerializer(serializers.ModelSerializer):
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="tag")
+
+    class Meta:
+        model = Guest
+        fields = ("id", "name", "phone", "email", "referral_code", "tags", "created_at")
+        read_only_fields = ("referral_code", "created_at")
+
+    def validate_phone(self, value: str) -> str:
+        from guests.phones import normalize_phone
+
+        return normalize_phone(value) if value else value
+
+
+class GuestViewSet(viewsets.ModelViewSet):
+    """Guest profiles: frontdesk, managers and owners of this tenant (§10.6)."""
+
+    serializer_class = GuestSerializer
+    permission_classes = [RolePermissions]
+    queryset = Guest.objects.prefetch_related("tags").order_by("name", "pk")
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        q = self.request.query_params.get("q", "").strip()
+        return queryset.filter(Q(name__icontains=q) | Q(phone__contains=q) | Q(email__icontains=q)) if q else queryset

@@ -1,0 +1,36 @@
+"""Staff API: the §11.1 metrics, the same named queries as the dashboard."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from insights.metrics import TENANT_METRICS
+from insights.views import FINANCIAL
+
+
+class Metrics(APIView):
+    @extend_schema(parameters=[OpenApiParameter("days", int, description="Period length ending now (1–366, default 28)")])
+    def get(self, request):
+        if not request.user.has_perm("messaging.view_communicationlog"):
+            raise PermissionDenied("Metrics are for managers and owners.")
+        try:
+            days = int(request.query_params.get("days", 28))
+        except ValueError:
+            raise ValidationError({"days": "Give the period as a whole number of days."}) from None
+        if not 1 <= days <= 366:
+            raise ValidationError({"days": "The period must be between 1 and 366 days."})
+        end = timezone.now()
+        start = end - dt.timedelta(days=days)
+        sees_money = request.user.has_perm("bookings.view_financials")
+        results = {}
+        for name, (label, metric) in TENANT_METRICS.items():
+            if name in FINANCIAL and not sees_money:
+                continue
+            value = metric(start, end)
+            results[name] = {"label": label, "value": value.value, "unit": value.unit, "detail": value.detail}
+        return Response({"start": start, "end": end, "metrics": results})
