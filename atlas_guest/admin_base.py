@@ -69,10 +69,15 @@ class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
     show_change_link = True
 
 
-def restrict_to_platform(app_label: str) -> None:
-    """Show a third-party app's admin (django-q2's task tables live in public) on the platform's domain only:
-    on a tenant's domain its rows would show other tenants' task arguments."""
+def _rescope(app_label: str, scope: type) -> None:
     for model, model_admin in list(admin.site._registry.items()):
         if model._meta.app_label == app_label:
             admin.site.unregister(model)
-            admin.site.register(model, type(f"Platform{type(model_admin).__name__}", (PublicModelAdmin, type(model_admin)), {}))
+            admin.site.register(model, type(f"{scope.__name__}{type(model_admin).__name__}", (scope, type(model_admin)), {}))
+
+
+def restrict_to_platform(app_label: str) -> None:
+    """Show a third-party app's admin (django-q2's task tables live in public) on the platform's domain only:
+    on a tenant's domain its rows would show other tenants' task arguments."""
+    _rescope(app_label, PublicModelAdmin)
+

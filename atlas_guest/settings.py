@@ -37,6 +37,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "rest_framework",
+    "rest_framework.authtoken",  # in both: deleting a user anywhere must find its tokens' table
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]

@@ -45,7 +45,7 @@ MANAGER = {
     "operations.inventorymovement": (VIEW,),
     "operations.auditlog": (VIEW,),
 }
-TENANT_APPS_FOR_OWNER = ("guests", "bookings", "operations", "messaging", "portal", "reviews", "coupons", "auth")
+TENANT_APPS_FOR_OWNER = ("guests", "bookings", "operations", "messaging", "portal", "reviews", "coupons", "auth", "authtoken")
 EXTRA = {
     "owner": ["bookings.view_financials", "tenants.view_tenantguestexperienceconfig", "tenants.change_tenantguestexperienceconfig"],
     "manager": ["tenants.view_tenantguestexperienceconfig"],
