@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PORT ?= 8000
 
-.PHONY: install run test test-external migrate seed stop clean bench-lifecycle
+.PHONY: install run test test-external migrate seed stop clean bench-lifecycle browser
 
 $(STAMP): pyproject.toml
 	@echo "==> Creating virtualenv and installing dependencies"
@@ -27,7 +27,15 @@ run: seed
 	@$(PY) manage.py collectstatic --noinput --verbosity 0
 	@PUBLIC_URL_PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
 
-test: install
+# Debian's chromium for the browser tests (Playwright drives it; no browser download): installed with
+# apt-get where it is missing and apt-get exists; a failed install fails the target.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: install browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # The migration and tenancy tests against an external PostgreSQL (DATABASE_URL must be set).

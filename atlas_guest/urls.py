@@ -1,7 +1,7 @@
 """URLs served on a tenant's domain (e.g. sunset.localhost): the host back office, the API, the portal."""
 from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from atlas_guest.api_urls import urlpatterns as api_urls
 from insights.views import dashboard
@@ -20,4 +20,5 @@ urlpatterns = [
     *api_urls,
     *webhook_urls,
     *messaging_tenant_urls,
+    path("", include("portal.urls")),  # /guest/<token>: tenant domains only
 ]
