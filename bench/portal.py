@@ -6,7 +6,8 @@ emulated slow 3G in chromium.
     .venv/bin/python bench/portal.py --clients 50 --seconds 20 --workers 2 --bookings 1000
 
 Runs in its own database (`atlas_bench` on the embedded server, or DATABASE_URL) and its own tenant
-(`portalbench`, dropped and created again each run, dropped at the end). Every request is a real page view:
+(`portalbench`, dropped and created again each run, dropped at the end: one run at a time, two runs at
+once drop each other's tenant). Every request is a real page view:
 token lookup, the shared rate-limit counter, the access count, the page rendered for the stage. The bookings
 are many so no link passes the 60 requests per hour of NFR 7 (a refused request is counted as an error).
 The clients are threads with one httpx client each; they share the machine with the server, as a guest's
