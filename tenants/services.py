@@ -11,8 +11,14 @@ def tenant_domain(slug: str) -> str:
     return f"{slug}.{settings.TENANT_BASE_DOMAIN}"
 
 
+def default_coupon_prefix(slug: str) -> str:
+    """The host's own word on its coupons (white-label: never the platform's name), e.g. sunset → SUNSET."""
+    letters = "".join(ch for ch in slug.upper() if ch.isalnum())[:10]
+    return letters if len(letters) >= 2 else "STAY"
+
+
 def create_tenant(
-    *, slug: str, name: str, owner_name: str = "", coupon_prefix: str = "ATLAS", direct_booking_url: str = ""
+    *, slug: str, name: str, owner_name: str = "", coupon_prefix: str | None = None, direct_booking_url: str = ""
 ) -> Tenant:
     """Create the tenant's schema (migrated), its domain `<slug>.<base>` and its default config.
 
@@ -24,7 +30,7 @@ def create_tenant(
         slug=slug,
         name=name,
         owner_name=owner_name,
-        coupon_prefix=coupon_prefix,
+        coupon_prefix=default_coupon_prefix(slug) if coupon_prefix is None else coupon_prefix,
         direct_booking_url=direct_booking_url,
     )
     tenant.full_clean()

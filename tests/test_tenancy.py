@@ -178,3 +178,11 @@ def test_no_model_change_is_missing_a_migration(db):
         call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
     except SystemExit:
         pytest.fail(f"Models changed without a migration (run makemigrations):\n{out.getvalue()}")
+
+
+def test_coupon_prefix_defaults_to_the_hosts_own_name():
+    from tenants.services import default_coupon_prefix
+
+    assert default_coupon_prefix("sunset") == "SUNSET"
+    assert default_coupon_prefix("green-leaf-homestays") == "GREENLEAFH"
+    assert default_coupon_prefix("x") == "STAY"
