@@ -45,8 +45,13 @@ def issue_stay_coupon(booking: Booking, now: dt.datetime) -> GuestCoupon | None:
     if not stay_qualifies(booking):
         return None
     config = TenantGuestExperienceConfig.objects.get(tenant_id=current_tenant().pk)  # fresh: the host may have just changed it
+    value = config.coupon_discount_value
+    if config.personalization_enabled:  # dynamic pricing, within the host's bounds (personalization design)
+        from personalization.uses import coupon_value
+
+        value = coupon_value(booking, value, config, now)
     return issue_coupon(booking.guest_id, booking, reason=STAY_REASON, discount_type=config.coupon_discount_type,
-                        value=config.coupon_discount_value, now=now, config=config)
+                        value=value, now=now, config=config)
 
 
 def issue_coupon(guest_id: int, source_booking: Booking, *, reason: str, discount_type: str, value, now: dt.datetime,

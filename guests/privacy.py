@@ -21,6 +21,7 @@ def _digest(value: str) -> str:
 def export_guest(guest_id: int) -> dict:
     """GX-PV-002: everything held about a guest, as JSON-ready data. Message bodies are never stored, so the
     communication log appears as summaries (event, channel, status, times)."""
+    from personalization.privacy import export_personalization
     from coupons.models import GuestCoupon
     from messaging.models import CommunicationLog
     from reviews.models import GuestReview
@@ -61,6 +62,7 @@ def export_guest(guest_id: int) -> dict:
              "sent_at": iso(log.sent_at), "delivered_at": iso(log.delivered_at), "read_at": iso(log.read_at)}
             for log in CommunicationLog.objects.filter(guest=guest).order_by("created_at")
         ],
+        "personalization": export_personalization(guest.pk, guest.phone, guest.email),
     }
 
 
@@ -68,10 +70,14 @@ def export_guest(guest_id: int) -> dict:
 def anonymize_guest(guest_id: int, *, actor: str, now: dt.datetime | None = None) -> Guest:
     """§10.5: name → "Deleted Guest", phone and email → one-way hashes. Bookings, reviews' ratings and coupons
     stay, so counts and revenue still add up; the guest can no longer be reached or recognised."""
+    from personalization.privacy import erase_personalization
+
     now = now or timezone.now()
     guest = Guest.objects.select_for_update().get(pk=guest_id)
     if guest.anonymized_at:
         return guest
+    # Personalization design, privacy: raw records and profiles go with the identity (matched before it changes).
+    erase_personalization(guest.pk, guest.phone, guest.email)
     guest.name, guest.phone, guest.email = DELETED_NAME, _digest(guest.phone), _digest(guest.email)
     guest.anonymized_at, guest.whatsapp_last_inbound_at = now, None
     guest.save(update_fields=["name", "phone", "email", "anonymized_at", "whatsapp_last_inbound_at"])

@@ -181,6 +181,31 @@ CATALOGUE: tuple[DefaultTemplate, ...] = (
         "Hi {{guest_name}}, would you like a late check-out or an extra cleaning during your stay at "
         "{{property_name}}? Request it here: {{portal_link}}\n\n— {{host_name}}",
     ),
+    # Personalization: the day-2 offer of the add-on this guest is most likely to want (uses.py decides).
+    DefaultTemplate(
+        "ADDON_OFFER_PERSONAL_WA",
+        ev.GUEST_ADDON_OFFER,
+        "WHATSAPP",
+        M,
+        "Hi {{guest_name}}, would you like {{offer_name}} ({{offer_price}}) during your stay at {{property_name}}? "
+        "Request it here: {{portal_link}}\n\n— {{host_name}}",
+    ),
+    DefaultTemplate(
+        "PROACTIVE_WIFI_WA",
+        ev.GUEST_PROACTIVE_WIFI,
+        "WHATSAPP",
+        I,
+        "Hi {{guest_name}}, so you are online from the first minute at {{listing_name}}: WiFi {{wifi_name}}, "
+        "password {{wifi_password}}. If it gives any trouble, tell us here and we fix it at once.\n\n— {{host_name}}",
+    ),
+    DefaultTemplate(
+        "PROACTIVE_LATE_CHECKOUT_WA",
+        ev.GUEST_PROACTIVE_LATE_CHECKOUT,
+        "WHATSAPP",
+        M,
+        "Hi {{guest_name}}, no rush tomorrow: a late check-out is available for {{offer_price}}. "
+        "Request it here: {{portal_link}}\n\n— {{host_name}}",
+    ),
     DefaultTemplate(
         "MIDSTAY_CHECK_WA",
         ev.GUEST_MIDSTAY_CHECK,

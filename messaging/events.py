@@ -33,10 +33,15 @@ GUEST_ADDON_OFFER = "guest.addon_offer"  # day-2 add-on upsell, stays of 3+ nigh
 GUEST_MIDSTAY_CHECK = "guest.midstay_check"  # midpoint check, stays of 5+ nights
 GUEST_ISSUE_ESCALATED = "guest.issue_escalated"  # §5.5: emergency or unacknowledged issue, to the host
 
+# Personalization design, use 1 and 5: the day before arrival the room is set up and proactive touches planned.
+STAY_PREPARE_ARRIVAL = "stay.prepare_arrival"  # a timer, not a message
+GUEST_PROACTIVE_WIFI = "guest.proactive_wifi"  # a past WiFi complaint: the WiFi details first, unasked
+GUEST_PROACTIVE_LATE_CHECKOUT = "guest.proactive_late_checkout"  # late check-out offered before it is asked for
+
 DOMAIN_EVENTS = frozenset({BOOKING_CONFIRMED, BOOKING_CANCELLED, STAY_CHECKED_IN, STAY_CHECKED_OUT})
 
 # Events that are timers for the system, not messages to anyone.
-SYSTEM_EVENTS = frozenset({STAY_AUTO_CHECKOUT_DUE})
+SYSTEM_EVENTS = frozenset({STAY_AUTO_CHECKOUT_DUE, STAY_PREPARE_ARRIVAL})
 
 
 def is_guest_experience_event(event_type: str) -> bool:

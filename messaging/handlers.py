@@ -43,7 +43,18 @@ def on_bookings_confirmed(rows: list[OutboxMessage], now: dt.datetime) -> dt.dat
         if booking.referral_code:
             reward_referral(booking, now)
     config = current_config()
-    return lifecycle.create_schedules_for([(b, lifecycle.on_confirmed(b, config, now)) for b in bookings], now)
+    return lifecycle.create_schedules_for(
+        [(b, _personalized(b, lifecycle.on_confirmed(b, config, now), config, now)) for b in bookings], now
+    )
+
+
+def _personalized(booking: Booking, touchpoints: list, config, now: dt.datetime) -> list:
+    """Personalization design, use 2: offers chosen by the guest's propensities (when switched on)."""
+    if not config.personalization_enabled:
+        return touchpoints
+    from personalization.uses import personalize_touchpoints
+
+    return personalize_touchpoints(booking, touchpoints, now, config)
 
 
 @handles(ev.BOOKING_CANCELLED)
@@ -60,7 +71,9 @@ def on_checked_in(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | 
     mark_occupied(booking.listing_id)
     deduct_consumables(booking, now)
     lifecycle.cancel_pending(booking.pk, "guest has checked in", event_types=[ev.GUEST_NOT_CHECKED_IN])
-    return lifecycle.create_schedules(booking, lifecycle.on_checked_in(booking, current_config(), now), now)
+    config = current_config()
+    touchpoints = _personalized(booking, lifecycle.on_checked_in(booking, config, now), config, now)
+    return lifecycle.create_schedules(booking, touchpoints, now)
 
 
 @handles(ev.STAY_CHECKED_OUT)
@@ -111,4 +124,13 @@ def on_auto_checkout_due(rows: list[OutboxMessage], now: dt.datetime) -> None:
         )
         return None
     check_out_guest(booking, via=ActionSource.AUTO, now=now)
+    return None
+
+
+@handles(ev.STAY_PREPARE_ARRIVAL)
+def on_prepare_arrival(rows: list[OutboxMessage], now: dt.datetime) -> None:
+    """Personalization design, uses 1 and 5: room setup task and proactive touches, the day before arrival."""
+    from personalization.uses import prepare_arrival
+
+    prepare_arrival(_booking(rows[0]), now)
     return None

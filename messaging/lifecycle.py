@@ -40,6 +40,8 @@ MODULE_OF = {
     ev.GUEST_NOT_CHECKED_IN: "check_in",
     ev.GUEST_SATISFACTION_CHECK: "in_stay",
     ev.GUEST_ADDON_OFFER: "in_stay",
+    ev.GUEST_PROACTIVE_WIFI: "check_in",
+    ev.GUEST_PROACTIVE_LATE_CHECKOUT: "in_stay",
     ev.GUEST_MIDSTAY_CHECK: "in_stay",
     ev.GUEST_CHECKOUT_REMINDER: "check_out",
     ev.GUEST_REVIEW_REQUEST: "post_stay",
@@ -108,6 +110,11 @@ def on_confirmed(booking, config, now: dt.datetime) -> list[Touchpoint]:
         Touchpoint(ev.GUEST_CHECKOUT_REMINDER, checkout_at - CHECKOUT_REMINDER_BEFORE),
         Touchpoint(ev.STAY_AUTO_CHECKOUT_DUE, checkout_at + AUTO_CHECKOUT_AFTER, recipient=Recipient.SYSTEM),
     ]
+    if config.personalizes("room_setup") or config.personalizes("proactive"):
+        # Personalization: the room is set up and proactive touches planned the day before (or now, if later).
+        touchpoints.append(
+            Touchpoint(ev.STAY_PREPARE_ARRIVAL, max(now, checkin_at - days), recipient=Recipient.SYSTEM)
+        )
     return touchpoints
 
 

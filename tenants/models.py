@@ -61,6 +61,10 @@ class DiscountType(models.TextChoices):
     FLAT = "FLAT", "Flat amount (₹)"
 
 
+_USE_FLAG = {"room_setup": "room_setup", "upsell": "upsells", "recommendations": "recommendations",
+             "pricing": "pricing", "proactive": "proactive"}
+
+
 class TenantGuestExperienceConfig(models.Model):
     """One row per tenant. Offsets are in days before the check-in date; their ranges are the spec's."""
 
@@ -123,7 +127,29 @@ class TenantGuestExperienceConfig(models.Model):
     check_out_enabled = models.BooleanField(default=True)
     post_stay_enabled = models.BooleanField(default=True)
     portal_enabled = models.BooleanField(default=True)
-    personalization_enabled = models.BooleanField(default=False)
+    personalization_enabled = models.BooleanField(
+        default=False, help_text="The master switch of the personalization module; each use below has its own."
+    )
+    # Personalization design: the five uses, each switchable (they act only when the module is on).
+    personalize_room_setup = models.BooleanField("pre-arrival room setup", default=True)
+    personalize_upsells = models.BooleanField("personalized upsells", default=True)
+    personalize_recommendations = models.BooleanField("custom recommendations", default=True)
+    personalize_pricing = models.BooleanField("dynamic pricing", default=True)
+    personalize_proactive = models.BooleanField("proactive service", default=True)
+    # Dynamic pricing never leaves the bounds the host sets (same unit as the coupon: percent or ₹).
+    personalized_coupon_min_value = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Lowest coupon value personalization may give; empty: the coupon value above.",
+    )
+    personalized_coupon_max_value = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Highest coupon value personalization may give; empty: the coupon value above.",
+    )
+    direct_quote_max_discount_percent = models.DecimalField(
+        max_digits=4, decimal_places=1, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("30"))],
+        help_text="The most a loyal guest's direct-booking quote may be below the listed rate (0 to 30 %).",
+    )
     id_verification_enabled = models.BooleanField(
         "ID verification request", default=False, help_text="Future-ready (§3.1 #8); off in V1."
     )
@@ -157,6 +183,15 @@ class TenantGuestExperienceConfig(models.Model):
             models.CheckConstraint(
                 condition=~Q(quiet_hours_end=models.F("quiet_hours_start")), name="cfg_quiet_hours_not_empty"
             ),
+            models.CheckConstraint(
+                condition=Q(personalized_coupon_min_value__isnull=True) | Q(personalized_coupon_max_value__isnull=True)
+                | Q(personalized_coupon_min_value__lte=models.F("personalized_coupon_max_value")),
+                name="cfg_pz_coupon_bounds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(direct_quote_max_discount_percent__gte=0, direct_quote_max_discount_percent__lte=30),
+                name="cfg_pz_quote_discount_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -167,10 +202,19 @@ class TenantGuestExperienceConfig(models.Model):
             raise ValidationError({"quiet_hours_start": "The messaging window must not be empty: pick two different times."})
         if self.coupon_discount_type == DiscountType.PERCENT and self.coupon_discount_value > 100:
             raise ValidationError({"coupon_discount_value": "A percent discount cannot exceed 100."})
+        low, high = self.personalized_coupon_min_value, self.personalized_coupon_max_value
+        if low is not None and high is not None and low > high:
+            raise ValidationError({"personalized_coupon_max_value": "The highest coupon value must not be below the lowest."})
+        if self.coupon_discount_type == DiscountType.PERCENT and high is not None and high > 100:
+            raise ValidationError({"personalized_coupon_max_value": "A percent discount cannot exceed 100."})
         if self.referral_discount_type == DiscountType.PERCENT:
             for field in ("referrer_discount_value", "referee_discount_value"):
                 if getattr(self, field) > 100:
                     raise ValidationError({field: "A percent discount cannot exceed 100."})
+
+    def personalizes(self, use: str) -> bool:
+        """Whether a personalization use (personalization.models.Use) is on for this tenant."""
+        return self.personalization_enabled and bool(getattr(self, f"personalize_{_USE_FLAG.get(use, use)}"))
 
     def module_enabled(self, module: str) -> bool:
         return bool(getattr(self, f"{module}_enabled"))

@@ -33,7 +33,8 @@ def history():
 def test_export_has_everything_of_10_4_and_no_message_body(tenant):
     guest, booking = history()
     data = export_guest(guest.pk)
-    assert set(data) == {"guest", "bookings", "reviews", "tags", "coupons", "consents", "communication_log"}
+    assert set(data) == {"guest", "bookings", "reviews", "tags", "coupons", "consents", "communication_log",
+                         "personalization"}  # the personalization design: its data is part of the export
     assert data["guest"]["email"] == "priya@example.com"
     assert data["bookings"][0]["final_amount"] == "9000.00"
     assert data["communication_log"][0] == {**data["communication_log"][0], "event_type": "guest.welcome", "status": "DELIVERED"}
