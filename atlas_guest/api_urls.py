@@ -8,6 +8,7 @@ from coupons.api import ValidateCoupon
 from guests.api import GuestExport, GuestLifetimeValue, GuestViewSet
 from insights.api import Metrics
 from operations.api import IncidentViewSet, TicketViewSet
+from personalization.api import DirectQuote, GuestProfile, ImportGuestData, SemanticMetric, SemanticMetricList
 
 router = DefaultRouter(trailing_slash=False)
 router.register("bookings", BookingViewSet, basename="booking")
@@ -20,6 +21,11 @@ urlpatterns = [
     path("api/guests/<int:guest_id>/export", GuestExport.as_view(), name="guest-export"),
     path("api/coupons/validate", ValidateCoupon.as_view(), name="coupon-validate"),
     path("api/metrics", Metrics.as_view(), name="metrics"),
+    path("api/personalization/import/<str:source>", ImportGuestData.as_view(), name="personalization-import"),
+    path("api/personalization/guests/<int:guest_id>", GuestProfile.as_view(), name="personalization-guest"),
+    path("api/personalization/quote", DirectQuote.as_view(), name="personalization-quote"),
+    path("api/semantic/metrics", SemanticMetricList.as_view(), name="semantic-metrics"),
+    path("api/semantic/metrics/<str:name>", SemanticMetric.as_view(), name="semantic-metric"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),

@@ -89,16 +89,20 @@ def ensure_poll_schedules() -> None:
 
 
 # Daily jobs (no cron): name -> function. Later issues add the other retention jobs here.
-DAILY_JOBS = {"coupons-daily": "coupons.tasks.daily_coupon_jobs", "retention-daily": "guests.privacy.daily_retention"}
+DAILY_JOBS = {"coupons-daily": "coupons.tasks.daily_coupon_jobs", "retention-daily": "guests.privacy.daily_retention",
+              "personalization-nightly": "personalization.tasks.nightly_refresh"}
+# Hourly jobs: the incremental personalization refresh (only guests whose inputs changed).
+HOURLY_JOBS = {"personalization-hourly": "personalization.tasks.hourly_refresh"}
 
 
 def ensure_daily_schedules() -> None:
     from django_q.models import Schedule
 
-    for name, func in DAILY_JOBS.items():
-        Schedule.objects.get_or_create(
-            name=name, defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1, "next_run": timezone.now()}
-        )
+    for jobs, kind in ((DAILY_JOBS, Schedule.DAILY), (HOURLY_JOBS, Schedule.HOURLY)):
+        for name, func in jobs.items():
+            Schedule.objects.get_or_create(
+                name=name, defaults={"func": func, "schedule_type": kind, "repeats": -1, "next_run": timezone.now()}
+            )
 
 
 def _after_migrate(sender, **kwargs) -> None:

@@ -35,11 +35,11 @@ class ImportGuestData(APIView):
     def post(self, request, source: str):
         _require(request, "personalization.import_guest_data", "Importing guest data is for managers and owners.")
         if source not in importable_sources():
-            raise ValidationError({"source": f"Unknown source. Use one of: {', '.join(importable_sources())}."})
+            raise ValidationError({"source": [f"Unknown source. Use one of: {', '.join(importable_sources())}."]})
         body = ImportRequest(data=request.data)
         body.is_valid(raise_exception=True)
         if body.validated_data["source_system"] == "atlas":
-            raise ValidationError({"source_system": "'atlas' is reserved for our own records."})
+            raise ValidationError({"source_system": ["'atlas' is reserved for our own records."]})
         result = import_records(source, body.validated_data["records"], source_system=body.validated_data["source_system"])
         return Response(result.as_dict())
 
@@ -77,7 +77,7 @@ class DirectQuote(APIView):
         except InvalidOperation:
             errors["amount"] = "Give the listed price as a positive amount in rupees."
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError({field: [message] for field, message in errors.items()})
         get_object_or_404(Guest, pk=guest_id)
         return Response(uses.direct_quote(guest_id, amount))
 
@@ -113,10 +113,10 @@ class SemanticMetric(APIView):
                 except ValueError:
                     errors[key] = "Give a date as YYYY-MM-DD."
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError({field: [message] for field, message in errors.items()})
         try:
             rows = semantic.query(name, by, **filters)
         except semantic.UnknownMetric as exc:
-            raise ValidationError({"metric": str(exc)}) from None
+            raise ValidationError({"metric": [str(exc)]}) from None
         metric = semantic.METRICS[name]
         return Response({"metric": name, "label": metric.label, "unit": metric.unit, "by": by, "rows": rows})

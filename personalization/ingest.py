@@ -188,7 +188,7 @@ def _date(record: dict, name: str, *, required: bool = False) -> dt.date | None:
         if required:
             raise Rejected(f"Missing {name}.")
         return None
-    parsed = parse_date(str(value)) if len(str(value)) <= 10 else None
+    parsed = _parsed_date(str(value)) if len(str(value)) <= 10 else None
     if parsed is None:
         moment = _datetime_value(value)
         parsed = moment.date() if moment else None
@@ -196,6 +196,13 @@ def _date(record: dict, name: str, *, required: bool = False) -> dt.date | None:
         raise Rejected(f"{name} {str(value)[:30]!r} is not a date between 1990 and 2100 (use YYYY-MM-DD).")
     record[name] = parsed.isoformat()
     return parsed
+
+
+def _parsed_date(text: str) -> dt.date | None:
+    try:
+        return parse_date(text)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        return None
 
 
 def _datetime_value(value) -> dt.datetime | None:
@@ -214,8 +221,8 @@ def _moment(record: dict, name: str) -> None:
         record.pop(name, None)
         return
     moment = _datetime_value(value)
-    if moment is None and parse_date(str(value)):
-        moment = dt.datetime.combine(parse_date(str(value)), dt.time(), tzinfo=dt.timezone.utc)
+    if moment is None and _parsed_date(str(value)[:10]) and len(str(value)) <= 10:
+        moment = dt.datetime.combine(_parsed_date(str(value)), dt.time(), tzinfo=dt.timezone.utc)
     if moment is None or not (1990 <= moment.year <= 2100):
         raise Rejected(f"{name} {str(value)[:30]!r} is not a date and time (use ISO 8601).")
     record[name] = moment.isoformat()

@@ -186,7 +186,7 @@ def _common(access: PortalAccess, s: Sections) -> dict:
         "host_phone_display": display_phone(prop.contact_phone),
         "whatsapp": "https://wa.me/" + prop.contact_phone.lstrip("+"),
         "emergency_phone_display": display_phone(prop.emergency_phone) if prop.emergency_phone else "",
-        "recommendations": _recommendations(prop.pk) if s.recommendations else [],
+        "recommendations": _recommendations(booking, s) if s.recommendations else [],
     }
 
 
@@ -197,8 +197,14 @@ def _access_info(listing):
         return None
 
 
-def _recommendations(property_id: int) -> list[PropertyRecommendation]:
-    return list(PropertyRecommendation.objects.filter(property_id=property_id, is_active=True).order_by("sort_order", "name"))
+def _recommendations(booking: Booking, s: Sections) -> list[PropertyRecommendation]:
+    found = list(PropertyRecommendation.objects.filter(property_id=booking.listing.property_id, is_active=True)
+                 .order_by("sort_order", "name"))
+    if len(found) < 2:
+        return found
+    from personalization.uses import rank_recommendations  # the guest's category affinity first, when switched on
+
+    return rank_recommendations(booking, found, s.local_now)
 
 
 def _checked_in_text(booking: Booking, s: Sections) -> str:

@@ -44,11 +44,16 @@ MANAGER = {
     "operations.listingconsumable": (VIEW, ADD, CHANGE),
     "operations.inventorymovement": (VIEW,),
     "operations.auditlog": (VIEW,),
+    "personalization.personalizationdecision": (VIEW,),
+    "personalization.quarantinedrecord": (VIEW, DELETE),
+    "personalization.refreshstate": (VIEW,),
 }
-TENANT_APPS_FOR_OWNER = ("guests", "bookings", "operations", "messaging", "portal", "reviews", "coupons", "auth", "authtoken")
+TENANT_APPS_FOR_OWNER = ("guests", "bookings", "operations", "messaging", "portal", "reviews", "coupons", "personalization",
+                         "auth", "authtoken")
 EXTRA = {
     "owner": ["bookings.view_financials", "tenants.view_tenantguestexperienceconfig", "tenants.change_tenantguestexperienceconfig"],
-    "manager": ["tenants.view_tenantguestexperienceconfig"],
+    "manager": ["tenants.view_tenantguestexperienceconfig", "personalization.import_guest_data",
+                "personalization.view_guest_profile"],
     "frontdesk": [],
 }
 
