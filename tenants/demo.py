@@ -28,7 +28,7 @@ from unittest import mock
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django_tenants.utils import schema_context
 
@@ -63,7 +63,7 @@ from operations.models import CleaningType, HousekeepingTask, InventoryItem, Lis
 from operations.services import set_room_status
 from portal.models import GuestPortalToken
 from portal.services import portal_url
-from tenants.models import Tenant, TenantWorkIndex
+from tenants.models import Tenant, TenantGuestExperienceConfig, TenantWorkIndex
 from tenants.services import create_tenant, public_tenant
 
 Report = Callable[[str], None]
@@ -550,6 +550,7 @@ def seed_demo(now: dt.datetime, report: Report = print) -> SeedResult:
             guests = ensure_guests(dated, now)
             report(f"Guests: {len(guests)}.")
             write_history(tenant.schema_name, dated, listings, guests, now, report)
+            ensure_personalization(guests, now, report)
         for names, count in unresolved.items():
             report(f"Note: {count} messages went out with unresolved template variables ({names}).")
         roles_applied = ensure_staff_users()
@@ -741,6 +742,39 @@ def ensure_guests(dated: list[DatedBooking], now: dt.datetime) -> dict[int, Gues
                             marketing=True, now=guest.created_at)
         guests[index] = guest
     return guests
+
+
+# --- personalization ------------------------------------------------------------------------------------
+
+DEMO_PREFERENCES = [
+    {"temperature": "22", "pillow": "firm", "noise": "quiet"},
+    {"bed": "twin", "floor": "low"},
+    {"view": "sea", "lighting": "dim", "pillow": "soft"},
+]
+DEMO_SERVICES = [{"dining": "vegetarian", "transport": "airport_pickup"}, {"amenities": "crib"}, {"spa": "yes"}]
+
+
+def ensure_personalization(guests: dict[int, Guest], now: dt.datetime, report: Report) -> None:
+    """Switch the module on, record the personalization consent of two guests in three, import a few stated
+    preferences as a PMS would, and refresh the medallion: the admin and the API show real profiles."""
+    from personalization.ingest import import_records
+    from personalization.models import BronzeRoomPreferences
+    from personalization.refresh import refresh
+
+    TenantGuestExperienceConfig.objects.filter(tenant__schema_name=connection.schema_name).update(
+        personalization_enabled=True)
+    for index, guest in guests.items():
+        if index % 3 != 1:
+            set_consent(guest.pk, ConsentChannel.PERSONALIZATION, ConsentStatus.GRANTED,
+                        source=ConsentSource.BOOKING_FORM, now=guest.created_at)
+    if not BronzeRoomPreferences.objects.exists():  # a second run imports nothing twice
+        chosen = [g for i, g in sorted(guests.items()) if i % 2 == 0]
+        import_records("room_preferences", [{"phone": g.phone, **DEMO_PREFERENCES[i % 3]} for i, g in enumerate(chosen)],
+                       source_system="pms", now=now)
+        import_records("service_preferences", [{"phone": g.phone, **DEMO_SERVICES[i % 3]} for i, g in enumerate(chosen)],
+                       source_system="pms", now=now)
+    result = refresh(full=True, now=now)
+    report(f"Personalization: {result.guests_refreshed} guest profiles refreshed (bronze → silver → gold).")
 
 
 # --- history --------------------------------------------------------------------------------------------
