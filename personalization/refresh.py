@@ -25,6 +25,7 @@ from personalization.models import OWN_SYSTEM, RefreshState, Source
 ROOM_ATTRIBUTES = ("temperature", "lighting", "pillow", "floor", "view", "bed", "noise", "accessibility")
 SERVICE_CATEGORIES = ("dining", "spa", "transport", "activities", "shopping", "amenities", "dietary")
 ADDONS = ("LATE_CHECKOUT", "EARLY_CHECKIN", "EXTRA_CLEANING", "AIRPORT_TRANSFER")
+SATISFACTION_CHECK = "guest.satisfaction_check"  # messaging.events.GUEST_SATISFACTION_CHECK
 LOCK_ID = 0x7A6701  # one refresh per schema at a time (a transaction-scoped advisory lock)
 
 PER_GUEST_TABLES = ("silver_preferences_consolidated", "silver_engagement_metrics", "silver_satisfaction_scores",
@@ -414,12 +415,22 @@ def _per_guest_silver(cursor) -> None:
         FROM pz_changed k LEFT JOIN social s ON s.guest_key = k.guest_key
         LEFT JOIN topics t ON t.guest_key = k.guest_key LEFT JOIN messages m ON m.guest_key = k.guest_key
         WHERE s.guest_key IS NOT NULL OR m.guest_key IS NOT NULL""")
+    # Reviews, and whether the day-1 satisfaction check was read (replies are conversations we do not store).
     cursor.execute("""
+        WITH reviews AS (
+          SELECT r.guest_key, count(*) AS n, round(avg(r.rating), 2) AS avg_rating,
+            (array_agg(r.rating ORDER BY r.submitted_at DESC NULLS LAST, r.review_key DESC))[1] AS last_rating,
+            count(*) FILTER (WHERE r.rating <= 2) AS low, round((avg(r.rating) - 1) / 4 * 100)::int AS satisfaction
+          FROM silver_reviews r JOIN pz_changed k ON k.guest_key = r.guest_key GROUP BY r.guest_key
+        ), day1 AS (
+          SELECT m.guest_key, count(*) AS n, count(*) FILTER (WHERE m.is_read) AS read
+          FROM silver_message_statuses m JOIN pz_changed k ON k.guest_key = m.guest_key
+          WHERE m.event_type = %s GROUP BY m.guest_key
+        )
         INSERT INTO silver_satisfaction_scores
-        SELECT r.guest_key, count(*), round(avg(r.rating), 2),
-          (array_agg(r.rating ORDER BY r.submitted_at DESC NULLS LAST, r.review_key DESC))[1],
-          count(*) FILTER (WHERE r.rating <= 2), round((avg(r.rating) - 1) / 4 * 100)::int
-        FROM silver_reviews r JOIN pz_changed k ON k.guest_key = r.guest_key GROUP BY r.guest_key""")
+        SELECT coalesce(r.guest_key, d.guest_key), coalesce(r.n, 0), r.avg_rating, r.last_rating, coalesce(r.low, 0),
+          r.satisfaction, coalesce(d.n, 0), coalesce(d.read, 0)
+        FROM reviews r FULL JOIN day1 d ON d.guest_key = r.guest_key""", [SATISFACTION_CHECK])
 
 
 def _gold(cursor, as_of: dt.date) -> None:

@@ -99,7 +99,8 @@ CREATE INDEX silver_reviews_guest ON silver_reviews (guest_key);
 
 CREATE TABLE silver_satisfaction_scores (
   guest_key bigint PRIMARY KEY, reviews int NOT NULL, avg_rating numeric(3,2), last_rating int,
-  low_ratings int NOT NULL, satisfaction int
+  low_ratings int NOT NULL, satisfaction int,
+  day1_checks int NOT NULL, day1_checks_read int NOT NULL  -- the day-1 "how is your stay?" message, read or not
 );
 
 CREATE TABLE silver_loyalty (

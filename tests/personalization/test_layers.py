@@ -283,3 +283,17 @@ def test_own_profiles_are_the_guest_key_source(tenant, config, run_refresh):
     keys = {r[0]: r[1] for r in rows("silver_guest_keys")}
     assert keys["phone:+919876500201"] == asha.pk and keys["email:asha@example.com"] == asha.pk
     assert BronzeGuestProfiles.objects.filter(record__guest_id=asha.pk).exists()
+
+
+def test_satisfaction_counts_reviews_and_read_day_one_checks(tenant, config, run_refresh):
+    from messaging.models import CommunicationLog
+
+    guest = make_guest(phone="+919876500216")
+    booking = make_booking(guest=guest)
+    for n, status in enumerate(("READ", "DELIVERED")):
+        CommunicationLog.objects.create(booking=booking, guest=guest, event_type="guest.satisfaction_check",
+                                        channel="WHATSAPP", status=status, idempotency_key=f"pz-day1-{n}")
+    import_records("feedback_reviews", [{"phone": guest.phone, "review_ref": "r", "rating": 4}], source_system="ota")
+    run_refresh(full=True)
+    scores = one("SELECT * FROM silver_satisfaction_scores WHERE guest_key = %s", [guest.pk])
+    assert (scores["reviews"], scores["satisfaction"], scores["day1_checks"], scores["day1_checks_read"]) == (1, 75, 2, 1)
