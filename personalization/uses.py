@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from bookings.models import AddonCode, Booking
 from guests.models import ConsentChannel, ConsentStatus, GuestConsent
@@ -47,21 +47,41 @@ def consents(guest_id: int) -> bool:
     ).exists()
 
 
+# A full refresh replaces the gold tables under an exclusive lock for its whole transaction; a reader (a portal
+# page, a lifecycle handler) must not wait for it: personalization is never worth a stalled page.
+READ_LOCK_TIMEOUT = "200ms"
+
+
 def profile(guest_id: int) -> dict | None:
-    """The guest's gold row: 360 view, scores and recommendation features in one query (None if none)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT v.*, s.readiness, s.upsell_late_checkout, s.upsell_early_checkin, s.upsell_extra_cleaning,
-              s.upsell_airport_transfer, s.loyalty, s.churn_probability, r.affinity, r.top_category
-            FROM gold_guest_360_view v JOIN gold_personalization_scores s ON s.guest_key = v.guest_key
-            LEFT JOIN gold_recommendation_features r ON r.guest_key = v.guest_key
-            WHERE v.guest_key = %s
-            """,
-            [guest_id],
-        )
-        found = fetch_dicts(cursor)
-        return found[0] if found else None
+    """The guest's gold row: 360 view, scores and recommendation features in one query. None if there is none,
+    or if a refresh is rewriting the tables right now (the caller falls back to the standard behaviour)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                           [READ_LOCK_TIMEOUT])
+            previous = cursor.fetchone()[0]
+            found = _profile_row(cursor, guest_id)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+            return found
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        return None
+
+
+def _profile_row(cursor, guest_id: int) -> dict | None:
+    cursor.execute(
+        """
+        SELECT v.*, s.readiness, s.upsell_late_checkout, s.upsell_early_checkin, s.upsell_extra_cleaning,
+          s.upsell_airport_transfer, s.loyalty, s.churn_probability, r.affinity, r.top_category
+        FROM gold_guest_360_view v JOIN gold_personalization_scores s ON s.guest_key = v.guest_key
+        LEFT JOIN gold_recommendation_features r ON r.guest_key = v.guest_key
+        WHERE v.guest_key = %s
+        """,
+        [guest_id],
+    )
+    found = fetch_dicts(cursor)
+    return found[0] if found else None
 
 
 def _active_profile(booking: Booking, use: str, config: TenantGuestExperienceConfig | None = None) -> dict | None:

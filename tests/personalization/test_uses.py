@@ -210,3 +210,27 @@ def test_direct_quote_discount_is_bounded_by_the_host(regular, config):
     stranger = make_guest()
     assert direct_quote(stranger.pk, Decimal("10000"), config)["discount_percent"] == "0"
 
+
+
+
+def test_a_reader_does_not_wait_for_a_full_refresh(tenant, config):
+    """A full refresh holds the gold tables exclusively for its whole transaction: a portal page or a lifecycle
+    handler gets the standard behaviour at once instead of waiting (lock timeout), and its own settings are
+    left as they were."""
+    import psycopg
+    from django.db import connection
+
+    from personalization.uses import profile
+    from tests.portal.live import session_database_url
+
+    guest = make_guest()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = '5s'")  # without the lock timeout: an error, not a hang
+    with psycopg.connect(session_database_url()) as other:
+        other.execute(f'SET search_path TO "{connection.schema_name}", public')
+        other.execute("LOCK TABLE gold_guest_facts IN ACCESS EXCLUSIVE MODE")
+        assert profile(guest.pk) is None
+        other.rollback()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
