@@ -1,11 +1,15 @@
-"""URLs served on the platform's own domain (localhost): the platform admin."""
+"""URLs served on the platform's own domain (localhost): the platform admin and its §11.2 metrics."""
 from django.contrib import admin
 from django.urls import path
 
 from atlas_guest.urls import healthz
+from insights.api import PlatformMetrics
+from insights.views import platform_dashboard
 from messaging.urls import webhook_urls
 
 urlpatterns = [
+    path("admin/platform-metrics/", admin.site.admin_view(platform_dashboard), name="platform-metrics"),
+    path("api/platform/metrics", PlatformMetrics.as_view(), name="platform-metrics-api"),
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     *webhook_urls,

@@ -34,3 +34,23 @@ class Metrics(APIView):
             value = metric(start, end)
             results[name] = {"label": label, "value": value.value, "unit": value.unit, "detail": value.detail}
         return Response({"start": start, "end": end, "metrics": results})
+
+
+class PlatformMetrics(APIView):
+    """§11.2 on the platform's domain, for the Atlas admin only."""
+
+    @extend_schema(parameters=[OpenApiParameter("days", int, description="Period length ending now (1–366, default 30)")])
+    def get(self, request):
+        from insights.platform import platform_metrics
+
+        if not request.user.is_superuser:
+            raise PermissionDenied("Platform metrics are for the Atlas admin.")
+        try:
+            days = int(request.query_params.get("days", 30))
+        except ValueError:
+            raise ValidationError({"days": ["Give the period as a whole number of days."]}) from None
+        if not 1 <= days <= 366:
+            raise ValidationError({"days": ["The period must be between 1 and 366 days."]})
+        end = timezone.now()
+        start = end - dt.timedelta(days=days)
+        return Response({"start": start, "end": end, "metrics": platform_metrics(start, end)})

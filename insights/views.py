@@ -65,3 +65,26 @@ def dashboard(request):
     context = {**admin.site.each_context(request), "title": "Guest experience dashboard", "cards": cards,
                "summary": communication_summary(now), "weeks": WEEKS}
     return TemplateResponse(request, "insights/dashboard.html", context)
+
+
+PLATFORM_MONTHS = 6
+
+
+def platform_dashboard(request):
+    """§11.2 for the Atlas admin on the platform's domain: seven anonymized metrics across tenants, each with
+    its trend over the last six 30-day periods."""
+    from insights.platform import PLATFORM_METRICS
+
+    if not request.user.is_superuser:
+        raise PermissionDenied  # Atlas internal (§11.2): the platform admin only
+    now = timezone.now()
+    periods = [(now - dt.timedelta(days=30 * (k + 1)), now - dt.timedelta(days=30 * k)) for k in reversed(range(PLATFORM_MONTHS))]
+    cards = []
+    for name, metric in PLATFORM_METRICS.items():
+        values = [metric.query(start, end) for start, end in periods]
+        latest = values[-1]
+        cards.append({"name": name, "label": metric.label, "value": latest.value, "unit": latest.unit,
+                      "detail": latest.detail, "points": sparkline([v.value for v in values])})
+    context = {**admin.site.each_context(request), "title": "Platform metrics (all tenants, anonymized)",
+               "cards": cards, "months": PLATFORM_MONTHS}
+    return TemplateResponse(request, "insights/platform.html", context)
