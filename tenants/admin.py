@@ -43,6 +43,10 @@ class ConfigAdmin(admin.ModelAdmin):
                                 "undelivered_fallback_minutes"]}),
         ("Modules", {"fields": ["pre_arrival_enabled", "check_in_enabled", "in_stay_enabled", "check_out_enabled",
                                 "post_stay_enabled", "portal_enabled", "personalization_enabled", "id_verification_enabled"]}),
+        ("Personalization uses (with the module on, and only for guests who consented)", {"fields": [
+            "personalize_room_setup", "personalize_upsells", "personalize_recommendations", "personalize_pricing",
+            "personalize_proactive", "personalized_coupon_min_value", "personalized_coupon_max_value",
+            "direct_quote_max_discount_percent"]}),
     ]
 
     def get_queryset(self, request):

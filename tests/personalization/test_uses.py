@@ -234,3 +234,30 @@ def test_a_reader_does_not_wait_for_a_full_refresh(tenant, config):
     with connection.cursor() as cursor:
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_the_host_edits_the_uses_and_bounds_in_the_config_page(tenant, config):
+    from django.contrib.auth.models import Group, User
+
+    from tests.conftest import SchemaKeepingClient
+
+    owner = User.objects.create_user("owner-pz-config", password="pw", is_staff=True)
+    owner.groups.add(Group.objects.get(name="owner"))
+    client = SchemaKeepingClient(HTTP_HOST=tenant.get_primary_domain().domain, keep=tenant)
+    client.force_login(owner)
+    page = client.get(f"/admin/tenants/tenantguestexperienceconfig/{config.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    for field in ("personalize_room_setup", "personalized_coupon_max_value", "direct_quote_max_discount_percent"):
+        assert f'name="{field}"' in html
+
+
+def test_pricing_bounds_must_be_ordered(config):
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    config.personalized_coupon_min_value, config.personalized_coupon_max_value = Decimal("20"), Decimal("5")
+    with pytest.raises(ValidationError, match="must not be below the lowest"):
+        config.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        config.save()  # and the database says no too
