@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import get_tenant_model
 
 from insights.metrics import Value, _percent
@@ -60,7 +61,9 @@ def message_delivery_health(start: dt.datetime, end: dt.datetime) -> Value:
 
 def guest_retention_cohort(start: dt.datetime, end: dt.datetime) -> Value:
     """Of the guests whose first completed stay ended in the period, the % who checked in again within 3, 6
-    and 12 months of it. The headline is 12 months; guests are counted, never named."""
+    and 12 months of it. A horizon counts only the guests for whom it has fully elapsed by now (a stay that
+    ended last month cannot yet show a return within a year); a horizon nobody has reached yet is None. The
+    headline is 12 months; guests are counted, never named."""
     rows = _query(
         "SELECT firsts.first_out, (SELECT min(b2.checked_in_at) FROM {s}.bookings_booking b2 "
         "  WHERE b2.guest_id = firsts.guest_id AND b2.checked_in_at > firsts.first_out) AS next_in "
@@ -68,13 +71,19 @@ def guest_retention_cohort(start: dt.datetime, end: dt.datetime) -> Value:
         "      WHERE checked_out_at IS NOT NULL GROUP BY guest_id) firsts "
         "WHERE firsts.first_out >= %(start)s AND firsts.first_out < %(end)s",
         "SELECT count(*), "
-        "count(*) FILTER (WHERE next_in <= first_out + interval '3 months'), "
-        "count(*) FILTER (WHERE next_in <= first_out + interval '6 months'), "
-        "count(*) FILTER (WHERE next_in <= first_out + interval '12 months') FROM ({union}) c",
-        {"start": start, "end": end})
-    n, m3, m6, m12 = rows[0] if rows else (0, 0, 0, 0)
-    return Value(_percent(m12, n), "%", {"cohort": n, "within_3_months": _percent(m3, n),
-                                        "within_6_months": _percent(m6, n), "within_12_months": _percent(m12, n)})
+        + ", ".join(
+            f"count(*) FILTER (WHERE first_out + interval '{k} months' <= %(now)s), "
+            f"count(*) FILTER (WHERE first_out + interval '{k} months' <= %(now)s "
+            f"AND next_in <= first_out + interval '{k} months')"
+            for k in (3, 6, 12))
+        + " FROM ({union}) c",
+        {"start": start, "end": end, "now": timezone.now()})
+    n, e3, m3, e6, m6, e12, m12 = rows[0] if rows else (0,) * 7
+    return Value(_percent(m12, e12), "%", {
+        "cohort": n,
+        "within_3_months": _percent(m3, e3), "reached_3_months": e3,
+        "within_6_months": _percent(m6, e6), "reached_6_months": e6,
+        "within_12_months": _percent(m12, e12), "reached_12_months": e12})
 
 
 def direct_booking_growth(start: dt.datetime, end: dt.datetime) -> Value:

@@ -65,9 +65,25 @@ def test_the_seven_metrics_across_tenants(two_tenants):
     health = metrics["message_delivery_health"]
     # WhatsApp: delivered, failed (alpha), delivered (beta); email: read (beta)
     assert health["value"] == 75.0 and health["detail"]["by_channel"] == {"EMAIL": 100.0, "WHATSAPP": round(200 / 3, 1)}
-    cohort = metrics["guest_retention_cohort"]["detail"]
+    with time_machine.travel(dt.datetime(2027, 4, 1, tzinfo=UTC)):  # a year after both first stays ended
+        cohort = platform_metrics(START, END)["guest_retention_cohort"]["detail"]
     assert (cohort["cohort"], cohort["within_3_months"], cohort["within_12_months"]) == (2, 50.0, 50.0)
     assert metrics["reengagement_effectiveness"]["value"] == 100.0
+
+
+def test_retention_counts_only_guests_whose_horizon_has_elapsed(two_tenants):
+    """Stays ended on 7 and 14 March 2026; Asha came back on 1 May. In mid-July the 3-month horizon has passed
+    for both guests, the 6- and 12-month ones for neither: those are unknown, not 0 %."""
+    from insights.platform import guest_retention_cohort
+
+    with time_machine.travel(dt.datetime(2026, 7, 15, tzinfo=UTC)):
+        value = guest_retention_cohort(START, END)
+    assert value.value is None
+    assert value.detail["within_3_months"] == 50.0 and value.detail["reached_3_months"] == 2
+    assert value.detail["within_6_months"] is None and value.detail["reached_6_months"] == 0
+    with time_machine.travel(dt.datetime(2026, 9, 10, tzinfo=UTC)):  # Asha's 6 months passed, not Bala's
+        value = guest_retention_cohort(START, END)
+    assert (value.detail["reached_6_months"], value.detail["within_6_months"]) == (1, 100.0)
 
 
 def test_one_statement_per_metric_whatever_the_number_of_tenants(two_tenants, django_assert_max_num_queries):
