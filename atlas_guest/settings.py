@@ -66,6 +66,8 @@ ROOT_URLCONF = "atlas_guest.urls"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 # Set the search path once per schema switch, not before every query (halves the queries of a hot path).
 TENANT_LIMIT_SET_CALLS = True
+# django-tenants paints tenant apps' headers green in the admin: noise in a host's back office.
+TENANT_COLOR_ADMIN_APPS = False
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",

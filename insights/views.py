@@ -48,6 +48,23 @@ def sparkline(values: list[float | None], width: int = 160, height: int = 36) ->
     )
 
 
+def last_point(points: str) -> tuple[str, str] | None:
+    """The newest measured point, drawn as a dot: a trend of one measured period is a dot, not nothing."""
+    return tuple(points.split()[-1].split(",")) if points else None
+
+
+def detail_rows(detail: dict | None) -> list[tuple[str, str]]:
+    """A metric's detail as the page shows it: "by channel: EMAIL 66.7, WHATSAPP 88.2", "—" for nothing."""
+    def text(value) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, dict):
+            return ", ".join(f"{key} {text(inner)}" for key, inner in value.items()) or "—"
+        return str(value)
+
+    return [(str(key).replace("_", " "), text(value)) for key, value in (detail or {}).items()]
+
+
 def dashboard(request):
     if not request.user.has_perm("messaging.view_communicationlog"):
         raise PermissionDenied  # frontdesk: no communication data (§10.6)
@@ -62,6 +79,7 @@ def dashboard(request):
         latest = trend[-1][1]
         cards.append({"name": name, "label": label, "value": latest.value, "unit": latest.unit, "detail": latest.detail,
                       "points": sparkline(values), "weeks": [(start, value.value) for start, value in trend]})
+        cards[-1]["dot"] = last_point(cards[-1]["points"])
     context = {**admin.site.each_context(request), "title": "Guest experience dashboard", "cards": cards,
                "summary": communication_summary(now), "weeks": WEEKS}
     return TemplateResponse(request, "insights/dashboard.html", context)
@@ -84,7 +102,8 @@ def platform_dashboard(request):
         values = [metric.query(start, end) for start, end in periods]
         latest = values[-1]
         cards.append({"name": name, "label": metric.label, "value": latest.value, "unit": latest.unit,
-                      "detail": latest.detail, "points": sparkline([v.value for v in values])})
+                      "detail": detail_rows(latest.detail), "points": sparkline([v.value for v in values])})
+        cards[-1]["dot"] = last_point(cards[-1]["points"])
     context = {**admin.site.each_context(request), "title": "Platform metrics (all tenants, anonymized)",
                "cards": cards, "months": PLATFORM_MONTHS}
     return TemplateResponse(request, "insights/platform.html", context)

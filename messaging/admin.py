@@ -1,4 +1,9 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from atlas_guest.admin_base import ReadOnlyInline, ReadOnlyTenantAdmin, TenantModelAdmin, restrict_to_platform
 from messaging.models import (
@@ -7,11 +12,65 @@ from messaging.models import (
 )
 
 
+class PreviewForm(forms.Form):
+    """The editor's fields a preview needs; the property is looked up in this tenant's schema only."""
+
+    key = forms.CharField(required=False, max_length=60)
+    event_type = forms.CharField(required=False, max_length=60)
+    channel = forms.ChoiceField(choices=MessageTemplate._meta.get_field("channel").choices)
+    property = forms.ModelChoiceField(queryset=None, required=False)
+    subject = forms.CharField(required=False, strip=False)
+    body = forms.CharField(required=False, strip=False)
+    html_body = forms.CharField(required=False, strip=False)
+
+    def __init__(self, *args, **kwargs):
+        from bookings.models import Property
+
+        super().__init__(*args, **kwargs)
+        self.fields["property"].queryset = Property.objects.all()
+
+    def unsaved_template(self) -> MessageTemplate:
+        return MessageTemplate(**self.cleaned_data)  # never saved: only rendered
+
+
 @admin.register(MessageTemplate)
 class TemplateAdmin(TenantModelAdmin):
+    """The template editor: the change page shows the template rendered on sample data (messaging/preview.py),
+    and "Preview my changes" renders the edited, unsaved text the same way without saving it."""
+
     list_display = ("key", "channel", "category", "scope", "property", "language", "version", "is_active")
     list_filter = ("scope", "channel", "category", "is_active")
     search_fields = ("key", "event_type", "body")
+    change_form_template = "admin/messaging/messagetemplate/change_form.html"
+
+    def get_urls(self):
+        preview_url = path("preview/", self.admin_site.admin_view(require_POST(self.preview_view)),
+                           name="messaging_messagetemplate_preview")
+        return [preview_url, *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        from messaging.preview import preview
+
+        # After a refused save, obj holds the refused edit: its preview shows what was wrong.
+        context["template_preview"] = preview(obj) if obj is not None and obj.body else None
+        context["preview_url"] = reverse("admin:messaging_messagetemplate_preview")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def preview_view(self, request):
+        """POST the editor's form here: the answer is the preview, the form's data is not saved."""
+        from messaging.preview import preview
+
+        if not (self.has_change_permission(request) or self.has_add_permission(request)):
+            raise PermissionDenied
+        form = PreviewForm(request.POST)
+        valid = form.is_valid()
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": "Template preview",
+            "preview_form": form, "template_preview": preview(form.unsaved_template()) if valid else None,
+        }
+        page = "_preview.html" if request.POST.get("_partial") else "preview.html"
+        return TemplateResponse(request, f"admin/messaging/messagetemplate/{page}", context,
+                                status=200 if valid else 400)
 
 
 class AttemptInline(ReadOnlyInline):

@@ -16,7 +16,7 @@ STANDARD_VARIABLES = frozenset({
 })
 EXTRA_VARIABLES = frozenset({
     "returning_guest", "house_rules", "direct_booking_url", "referral_link", "early_checkin_price",
-    "category", "description", "addon_name", "unsubscribe_link", "issue",
+    "category", "description", "addon_name", "unsubscribe_link", "issue", "offer_name", "offer_price",
 })
 KNOWN_VARIABLES = STANDARD_VARIABLES | EXTRA_VARIABLES
 BLOCK_HELPERS = frozenset({"if", "unless", "each", "with"})
