@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import permissions
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions, permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,8 +21,33 @@ class RolePermissions(permissions.DjangoModelPermissions):
     }
 
 
+class IsOwner(permissions.BasePermission):
+    """§10.4, §10.5: a guest's export and anonymization are the owner's alone."""
+
+    message = "Only the owner can do this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.is_superuser or user.groups.filter(name="owner").exists()  # a schema's superuser has every role
+
+
 def exception_handler(exc, context):
-    """A service's ValidationError (the words a host can act on) becomes a 400 with per-field messages."""
+    """A service's ValidationError (the words a host can act on) becomes a 400 with per-field messages. A
+    request without (valid) credentials is a 401 that names the token scheme: DRF would answer 403, as the
+    session scheme, listed first, has no challenge to send."""
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)) and response is not None:
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = 'Token realm="api"'
+    return response
+
+
+def not_found(request, exception=None):
+    """handler404: an unknown URL under /api/ answers JSON like the API's own 404s, not the HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -22,3 +22,4 @@ urlpatterns = [
     *messaging_tenant_urls,
     path("", include("portal.urls")),  # /guest/<token>: tenant domains only
 ]
+handler404 = "atlas_guest.api.not_found"  # JSON under /api/

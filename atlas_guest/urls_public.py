@@ -14,3 +14,4 @@ urlpatterns = [
     path("healthz", healthz),
     *webhook_urls,
 ]
+handler404 = "atlas_guest.api.not_found"  # JSON under /api/

@@ -114,6 +114,15 @@ class BookingAdmin(TenantModelAdmin):
         shown = super().get_list_display(request)
         return shown if sees_money(request) else [f for f in shown if f not in MONEY_FIELDS]
 
+    def get_list_filter(self, request):
+        shown = super().get_list_filter(request)
+        return shown if sees_money(request) else [f for f in shown if f not in MONEY_FIELDS]  # nor filter by them
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if request is not None and not sees_money(request) and lookup.split("__")[0] in MONEY_FIELDS:
+            return False  # ?payment_status=Paid in the URL would sort bookings by what was paid
+        return super().lookup_allowed(lookup, value, request)
+
     def get_fields(self, request, obj=None):
         fields = ["guest", "listing", "status", "source", "checkin_date", "checkout_date", "guests_planned",
                   *MONEY_FIELDS, "referral_code", "notes", *self.readonly_fields]

@@ -10,25 +10,39 @@ from rest_framework.response import Response
 from atlas_guest.api import RolePermissions
 from bookings import services
 from bookings.lifecycle import stage_of
-from bookings.models import ActionSource, Booking, BookingSource, BookingStatus
+from bookings.models import ActionSource, Booking, BookingSource, BookingStatus, PaymentStatus
 from messaging.models import CommunicationLog
 
 MONEY = ("total_amount", "discount_amount", "final_amount", "amount_received", "payment_status")
 
 
+def _owner_only_money():
+    return serializers.DecimalField(max_digits=12, decimal_places=2, required=False,
+                                    help_text="Present for the owner only (§10.6).")
+
+
 class BookingSerializer(serializers.ModelSerializer):
+    """A booking as staff read it (output only: writes go through BookingCreateSerializer and the actions).
+    The amounts are declared `required=False` so that the published schema says what the API does: they are
+    left out for every role but the owner."""
+
     guest_name = serializers.CharField(source="guest.name", read_only=True)
     listing_name = serializers.CharField(source="listing.name", read_only=True)
     property_name = serializers.CharField(source="listing.property.name", read_only=True)
     stage = serializers.SerializerMethodField()
+    total_amount = _owner_only_money()
+    discount_amount = _owner_only_money()
+    final_amount = _owner_only_money()
+    amount_received = _owner_only_money()
+    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False,
+                                             help_text="Present for the owner only (§10.6).")
 
     class Meta:
         model = Booking
         fields = ("id", "guest", "guest_name", "listing", "listing_name", "property_name", "status", "source", "stage",
                   "checkin_date", "checkout_date", "guests_planned", *MONEY, "referral_code", "confirmed_at",
                   "checked_in_at", "checked_out_at", "created_at")
-        read_only_fields = ("status", "confirmed_at", "checked_in_at", "checked_out_at", "created_at", "final_amount",
-                            "discount_amount", "amount_received", "payment_status")
+        read_only_fields = ("status", "confirmed_at", "checked_in_at", "checked_out_at", "created_at")
 
     def get_stage(self, booking: Booking) -> str:
         return stage_of(booking, timezone.now(), completed_stays=0).value
@@ -88,7 +102,10 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         date_field = serializers.DateField()
         for name, lookup in (("checkin_from", "checkin_date__gte"), ("checkin_to", "checkin_date__lte")):
             if params.get(name):
-                queryset = queryset.filter(**{lookup: date_field.to_internal_value(params[name])})
+                try:
+                    queryset = queryset.filter(**{lookup: date_field.to_internal_value(params[name])})
+                except serializers.ValidationError as exc:
+                    raise serializers.ValidationError({name: exc.detail}) from None  # per field, like the rest
         return queryset
 
     def create(self, request, *args, **kwargs):
@@ -141,7 +158,7 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         return self._act(request, lambda b: services.check_out_guest(b, via=ActionSource.STAFF))
 
     @extend_schema(responses=MessageSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a booking has a handful: one page
     def messages(self, request, pk=None):
         if not request.user.has_perm("messaging.view_communicationlog"):
             from rest_framework.exceptions import PermissionDenied

@@ -53,6 +53,12 @@ class GuestAdmin(TenantModelAdmin):
             inlines.append(MessageHistoryInline)  # §9.4 per-guest history: managers and owners
         return inlines
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if not request.user.has_perm("bookings.view_financials"):
+            fields = [f for f in fields if f != "lifetime_value"]  # §10.6: revenue is the owner's
+        return fields
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not request.user.groups.filter(name="owner").exists() and not request.user.is_superuser:

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,8 +14,25 @@ from insights.metrics import TENANT_METRICS
 from insights.views import FINANCIAL
 
 
+class MetricValueSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.FloatField(allow_null=True, help_text="null: nothing to measure in the period")
+    unit = serializers.CharField()
+    detail = serializers.DictField(allow_null=True, required=False)
+
+
+class MetricsSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    metrics = serializers.DictField(child=MetricValueSerializer(),
+                                    help_text="By metric name (§11.1); the money metrics for the owner only (§10.6).")
+
+
 class Metrics(APIView):
-    @extend_schema(parameters=[OpenApiParameter("days", int, description="Period length ending now (1–366, default 28)")])
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="Period length ending now (1–366, default 28)")],
+        responses=MetricsSerializer,
+    )
     def get(self, request):
         if not request.user.has_perm("messaging.view_communicationlog"):
             raise PermissionDenied("Metrics are for managers and owners.")

@@ -1,14 +1,15 @@
 """Staff API for tickets and incidents (read, acknowledge, resolve through the services)."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from atlas_guest.api import RolePermissions
 from operations import services
-from operations.models import Incident, MaintenanceTicket
+from operations.models import Incident, MaintenanceTicket, WorkStatus
 
 ISSUE_FIELDS = ("id", "listing", "booking", "severity", "status", "description", "created_by", "created_at",
                 "acknowledged_at", "resolved_at")
@@ -29,9 +30,15 @@ class IncidentSerializer(serializers.ModelSerializer):
 class _IssueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [RolePermissions]
 
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=WorkStatus.values)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def get_queryset(self):
         queryset = self.queryset.order_by("-created_at")
         status = self.request.query_params.get("status")
+        if status and status not in WorkStatus.values:
+            raise ValidationError({"status": [f"Use one of: {', '.join(WorkStatus.values)}."]})
         return queryset.filter(status=status) if status else queryset
 
     @extend_schema(request=None)

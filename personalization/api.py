@@ -18,6 +18,8 @@ from personalization.ingest import MAX_RECORDS_PER_BATCH, import_records, import
 from personalization.models import PersonalizationDecision
 
 FINANCIAL = {"revenue", "adr", "avg_lifetime_value"}
+# The gold profile's spend and payment columns: guest financial data, the owner's only (§10.6).
+PROFILE_MONEY = {"lifetime_value", "recent_spend_per_night", "earlier_spend_per_night", "preferred_payment"}
 
 
 def _require(request, perm: str, message: str) -> None:
@@ -28,6 +30,21 @@ def _require(request, perm: str, message: str) -> None:
 class ImportRequest(serializers.Serializer):
     source_system = serializers.RegexField(r"^[a-z0-9_.-]{1,40}$", help_text="Where the records come from, e.g. 'pms'.")
     records = serializers.ListField(child=serializers.JSONField(), max_length=MAX_RECORDS_PER_BATCH, allow_empty=False)
+
+    def validate_records(self, records: list) -> list:
+        if _has_nul(records):  # bronze keeps records as jsonb, which cannot hold \u0000
+            raise serializers.ValidationError("A record contains a NUL character (\\u0000); remove it and send again.")
+        return records
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class ImportGuestData(APIView):
@@ -50,6 +67,8 @@ class GuestProfile(APIView):
         _require(request, "personalization.view_guest_profile", "Personalization profiles are for managers and owners.")
         guest = get_object_or_404(Guest, pk=guest_id)
         profile = uses.profile(guest.pk)
+        if profile is not None and not request.user.has_perm("bookings.view_financials"):
+            profile = {k: v for k, v in profile.items() if k not in PROFILE_MONEY}  # §10.6: the owner's
         decisions = [
             {"use": d.use, "booking": d.booking_id, "key": d.key, "choice": d.choice, "factors": d.factors,
              "created_at": d.created_at}
@@ -83,7 +102,7 @@ class DirectQuote(APIView):
 
 
 class SemanticMetricList(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="semantic_metrics_list", responses={200: dict})
     def get(self, request):
         _require(request, "messaging.view_communicationlog", "Metrics are for managers and owners.")
         return Response({"metrics": semantic.describe()})
