@@ -134,6 +134,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's defaults, with JSON that survives hostile input (atlas_guest/api_json.py: 400s, not 500s).
+    "DEFAULT_PARSER_CLASSES": [
+        "atlas_guest.api_json.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "atlas_guest.api_json.SafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -196,11 +206,18 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
 # RA-GUEST-001 §5.5: emergencies also reach the Atlas admin on call.
 PLATFORM_ALERT_PHONE = env.str("PLATFORM_ALERT_PHONE", default="")
 
+_LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+_CLIENT_LOG_LEVEL = "INFO" if _LOG_LEVEL.upper() in ("DEBUG", "NOTSET") else _LOG_LEVEL  # never below INFO
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Provider clients log whole request payloads (recipient, rendered text) at DEBUG: PII, never logged,
+        # even with LOG_LEVEL=DEBUG (issue #9; tests/hostile/test_pii_in_logs.py).
+        **{name: {"level": _CLIENT_LOG_LEVEL} for name in ("pywa", "httpx", "httpcore", "python_http_client", "urllib3")},
+    },
 }

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         cluster = subprocess.Popen([python, "manage.py", "qcluster"], cwd=settings.BASE_DIR)
         web = subprocess.Popen(
             [python, "-m", "gunicorn", "atlas_guest.wsgi:application", "--bind", f"0.0.0.0:{port}",
-             "--workers", str(workers), "--access-logfile", "-"],
+             "--workers", str(workers), "--access-logfile", "-",
+             "--logger-class", "atlas_guest.access_log.AccessLogger"],  # no query strings, referers or link tokens
             cwd=settings.BASE_DIR,
         )
         self.stdout.write(self.style.SUCCESS(f"Serving on port {port}; task cluster running. Ctrl-C stops both."))
