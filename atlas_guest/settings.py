@@ -202,6 +202,9 @@ SENDGRID_WEBHOOK_PUBLIC_KEY = env.str("SENDGRID_WEBHOOK_PUBLIC_KEY", default="")
 EMAIL_FROM = env.str("EMAIL_FROM", default="stays@example.com")
 SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")  # HMAC of status callbacks (X-Signature)
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# How long a worker holds the messages it claimed while it sends them (issue #9); a crashed worker's claims
+# are reconciled from provider webhooks, or sent again, once it has passed. Must exceed 2x the timeout.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
 
 # RA-GUEST-001 §5.5: emergencies also reach the Atlas admin on call.
 PLATFORM_ALERT_PHONE = env.str("PLATFORM_ALERT_PHONE", default="")

@@ -9,11 +9,13 @@ import datetime as dt
 import functools
 import logging
 import re
+import secrets
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import escape
@@ -50,6 +52,9 @@ MARKETING = "MARKETING"
 
 
 THROTTLED = "throttle:"  # error-code prefix of a throughput wait (not counted as a try)
+# A provider that answers "slow down" (429) for ever must not keep a message PENDING for ever: after this
+# many throughput waits on a channel, the next one counts as a failed try of the §3.6 plan (issue #9).
+MAX_THROTTLE_WAITS = 20
 WHATSAPP_WINDOW = dt.timedelta(hours=24)  # the customer-service window after the guest's last message
 # Touchpoints a guest needs at the door: when WhatsApp does not confirm delivery in time, SMS too.
 TIME_CRITICAL = frozenset({ev.GUEST_CHECKIN_INSTRUCTIONS})
@@ -148,6 +153,7 @@ class _Batch:
     config: object  # the tenant's TenantGuestExperienceConfig: sender settings, undelivered fallback
     host_name: str
     opted_out: set[int] = field(default_factory=set)  # logs with a channel skipped for consent
+    throttled: dict[tuple[int, str], int] = field(default_factory=dict)  # throughput waits per log and channel
 
     @classmethod
     def bare(cls, keys: list[str]) -> "_Batch":
@@ -197,6 +203,7 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
         if row["log_id"] not in resent or row["attempted_at"] >= resent[row["log_id"]]  # a re-send starts afresh
     ]
     attempts: dict[tuple[int, str], int] = defaultdict(int)
+    throttled: dict[tuple[int, str], int] = defaultdict(int)
     numbers: dict[tuple[int, str], int] = defaultdict(lambda: 0)
     opted_out: set[int] = set()
     for (log_id, channel), n in _stored_attempt_numbers(retried).items():
@@ -207,6 +214,8 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
             opted_out.add(row["log_id"])
         if row["status"] != LogStatus.OPTED_OUT and not row["error_code"].startswith(THROTTLED):
             attempts[key] += 1
+        elif row["error_code"].startswith(THROTTLED):
+            throttled[key] += 1
     keys = {
         template_key(log.event_type, channel, _payload(schedules, log))
         for log in logs
@@ -216,7 +225,7 @@ def _load_batch(logs: list[CommunicationLog]) -> _Batch:
     from tenants.current import current_tenant
 
     return _Batch(schedules, tokens, coupons, returning, revoked, granted, dict(attempts), active_templates(keys - {None}),
-                  dict(numbers), current_config(), current_tenant().host_name, opted_out)
+                  dict(numbers), current_config(), current_tenant().host_name, opted_out, dict(throttled))
 
 
 def _stored_attempt_numbers(log_ids: list[int]) -> dict[tuple[int, str], int]:
@@ -232,9 +241,57 @@ def _payload(schedules: dict[str, AutomationSchedule], log: CommunicationLog) ->
     return schedule.payload if schedule else {}
 
 
+RECORD_EVERY = 20  # results recorded per commit while sending: a crash leaves at most this many to reconcile
+RECORD_SECONDS = 0.5  # ... or after this long, whichever comes first
+# A batch stops sending after half its lease, or this long, whichever is less: the rest is handed back.
+# Keeps a tick well inside django-q2's task timeout (60 s), which would kill the worker mid-batch.
+SEND_BUDGET_SECONDS = 30.0
+LEASE_EXPIRED = "lease_expired"
+
+
+def lease_seconds() -> int:
+    return getattr(settings, "DELIVERY_LEASE_SECONDS", 120)
+
+
 def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
-    """Send one batch of due messages in the current tenant. Returns how many rows were handled."""
+    """Send one batch of due messages in the current tenant. Returns how many rows were handled.
+
+    Claim / send / record (issue #9). 1. Claim: due rows are locked with SKIP LOCKED, prepared, and given
+    a lease (`send_key`, `claimed_until`, also their `next_attempt_at`) in one short transaction committed
+    before any provider is called. 2. Send, outside any transaction, each request carrying the key.
+    3. Record the results every few messages in small transactions, only for rows still holding that key
+    (a status webhook may have reconciled one first). A worker that dies anywhere leaves rows that come due
+    again when the lease ends; a send the provider accepted is reconciled from its webhook by then, and only
+    a message with no evidence is sent again. The sandbox writes to the database: it sends and records in
+    the claim transaction, atomically.
+    """
     now = now or timezone.now()
+    started, deadline = time.monotonic(), min(lease_seconds() / 2, SEND_BUDGET_SECONDS)  # the lease runs from the claim
+    claimed = _claim(now, batch_size)
+    if claimed is None:
+        return 0
+    logs, batch, outgoing = claimed
+    for channel, items in outgoing.items():
+        client = client_for(channel)
+        pending: list = []
+        last_record = time.monotonic()
+        try:
+            for index, (log, message, template) in enumerate(items):
+                if time.monotonic() - started > deadline:
+                    # The lease would end before the rest is sent: hand the rest back, due now.
+                    _release([item[0] for item in items[index:]], now)
+                    break
+                pending.append((log, template, client.send(message)))
+                if len(pending) >= RECORD_EVERY or time.monotonic() - last_record > RECORD_SECONDS:
+                    _record(pending, batch, now)
+                    pending, last_record = [], time.monotonic()
+        finally:
+            _record(pending, batch, now)  # what was sent before an error is recorded, not left to the lease
+    return len(logs)
+
+
+def _claim(now, batch_size: int):
+    """Lock due rows, decide each one's channel and text, and lease those that go to a provider."""
     with transaction.atomic():
         logs = list(
             CommunicationLog.objects.select_for_update(skip_locked=True, of=("self",))
@@ -243,31 +300,128 @@ def deliver_due(now: dt.datetime | None = None, batch_size: int = 500) -> int:
             .order_by("next_attempt_at", "id")[:batch_size]
         )
         if not logs:
-            return 0
+            return None
         batch = _load_batch(logs)
         outgoing: dict[str, list[tuple[CommunicationLog, OutgoingMessage, object]]] = defaultdict(list)
         attempts: list[MessageAttempt] = []
         for log in logs:
+            if log.send_key:
+                # A worker claimed this and never recorded a result, and no provider reported it in time:
+                # nothing says it went out, so it goes again (not counted as a try of the message).
+                attempts.append(_attempt(log, log.channel, batch, LogStatus.FAILED, now=now, counts=False,
+                                         error_code=LEASE_EXPIRED,
+                                         error_message="no result recorded and no provider report: sending again"))
+                log.send_key, log.claimed_until = "", None
             prepared = _prepare(log, batch, now, attempts)
             if prepared:
                 message, template = prepared
                 outgoing[log.channel].append((log, message, template))
+        to_send: dict[str, list] = {}
+        lease_end = now + dt.timedelta(seconds=lease_seconds())
+        schema = connection.schema_name
         for channel, items in outgoing.items():
             client = client_for(channel)
-            if channel == Channel.WHATSAPP and not is_sandbox(channel):
+            if is_sandbox(channel):
+                results = client.send_many([message for _, message, _ in items])
+                for (log, _message, template), result in zip(items, results):
+                    _apply_result(log, template, result, batch, now, attempts)
+                continue
+            if channel == Channel.WHATSAPP:
                 items = _within_whatsapp_limits(items, batch, now, attempts)
-            results = client.send_many([message for _, message, _ in items])
-            for (log, _message, template), result in zip(items, results):
-                _apply_result(log, template, result, batch, now, attempts)
-        bulk_update_rows(
-            CommunicationLog,
-            logs,
-            ["channel", "status", "attempt_count", "provider_message_id", "template_key", "template_id",
-             "template_version", "next_attempt_at", "error_code", "error_message", "sent_at", "failed_at"],
-        )
+            for log, message, _template in items:
+                log.send_key = message.idempotency_key = f"{KEY_PREFIX}.{schema}.{log.pk}.{secrets.token_hex(4)}"
+                log.claimed_until = log.next_attempt_at = lease_end
+            if items:
+                to_send[channel] = items
+        bulk_update_rows(CommunicationLog, logs, _LOG_FIELDS + ["send_key", "claimed_until"])
         MessageAttempt.objects.bulk_create(attempts)
         _route_provider_ids([a.provider_message_id for a in attempts if a.provider_message_id and not a.provider_message_id.startswith("sandbox-")])
-    return len(logs)
+    return logs, batch, to_send
+
+
+_LOG_FIELDS = ["channel", "status", "attempt_count", "provider_message_id", "template_key", "template_id",
+               "template_version", "next_attempt_at", "error_code", "error_message", "sent_at", "failed_at"]
+
+
+def _record(results: list, batch: "_Batch", now) -> None:
+    """Record provider results in one small transaction, for the rows that still hold their claim."""
+    if not results:
+        return
+    keys = {log.pk: log.send_key for log, _template, _result in results}
+    with transaction.atomic():
+        held = set(
+            CommunicationLog.objects.select_for_update()
+            .filter(pk__in=list(keys), send_key__in=list(keys.values()))
+            .values_list("pk", flat=True)
+        )
+        attempts: list[MessageAttempt] = []
+        logs = []
+        for log, template, result in results:
+            if log.pk not in held:
+                continue  # a provider's webhook reconciled it first: already recorded
+            first = len(attempts)
+            _apply_result(log, template, result, batch, now, attempts)
+            for attempt in attempts[first:]:
+                attempt.send_key = log.send_key
+            log.send_key, log.claimed_until = "", None
+            logs.append(log)
+        bulk_update_rows(CommunicationLog, logs, _LOG_FIELDS + ["send_key", "claimed_until"])
+        MessageAttempt.objects.bulk_create(attempts)
+        _route_provider_ids([a.provider_message_id for a in attempts if a.provider_message_id])
+
+
+def _release(logs: list[CommunicationLog], now) -> None:
+    """Give back claims this worker will not send in time: due again at once, nothing tried."""
+    with transaction.atomic():
+        CommunicationLog.objects.filter(pk__in=[log.pk for log in logs], send_key__in=[log.send_key for log in logs]).update(
+            send_key="", claimed_until=None, next_attempt_at=now
+        )
+
+
+KEY_PREFIX = "ag1"
+
+
+def parse_send_key(key: str) -> tuple[str, int] | None:
+    """`ag1.<schema>.<log id>.<nonce>` -> (schema, log id), or None for anything else."""
+    parts = (key or "").split(".")
+    if len(parts) != 4 or parts[0] != KEY_PREFIX or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
+
+
+def reconcile_send(key: str, provider_message_id: str, at: dt.datetime) -> bool:
+    """A provider reports a message sent with `key` whose result no worker recorded (the worker died, or has
+    not committed yet): record it as sent now, in the current tenant. Returns whether it did."""
+    parsed = parse_send_key(key)
+    if parsed is None:
+        return False
+    with transaction.atomic():
+        log = CommunicationLog.objects.select_for_update().filter(pk=parsed[1], status=LogStatus.PENDING).first()
+        if log is None:
+            return False
+        if log.send_key != key:
+            # Not the claim in flight. It may be an earlier try that timed out or lost its connection (an
+            # ambiguous failure) which the provider did accept: then it went out, and no retry is needed.
+            ambiguous = (
+                MessageAttempt.objects.filter(log=log, send_key=key, error_code="network").values_list("channel", flat=True).first()
+                if not log.send_key else None
+            )
+            if ambiguous is None:
+                return False
+            log.channel = ambiguous
+        batch = _Batch.bare([log.idempotency_key])
+        batch.attempt_numbers[(log.pk, log.channel)] = MessageAttempt.objects.filter(log=log, channel=log.channel).count()
+        attempt = _attempt(log, log.channel, batch, LogStatus.SENT, now=at, provider_message_id=provider_message_id,
+                           error_message="recorded from the provider's status report")
+        attempt.send_key = key
+        log.status, log.sent_at, log.next_attempt_at = LogStatus.SENT, at, None
+        log.provider_message_id, log.error_code, log.error_message = provider_message_id, "", ""
+        log.send_key, log.claimed_until = "", None
+        log.save(update_fields=["status", "sent_at", "next_attempt_at", "provider_message_id", "error_code",
+                                "error_message", "send_key", "claimed_until", "attempt_count", "channel"])
+        attempt.save()
+        _route_provider_ids([provider_message_id])
+    return True
 
 
 def _route_provider_ids(ids: list[str]) -> None:
@@ -427,8 +581,9 @@ def _apply_result(log, template, result: SendResult, batch: _Batch, now, attempt
                                  error_message=result.error_message))
         _fall_back(log, batch, now, result)
         return
-    if result.retry_in_seconds:
+    if result.retry_in_seconds and batch.throttled.get((log.pk, log.channel), 0) < MAX_THROTTLE_WAITS:
         # A throughput limit, not a failure of this message: wait, then try the same channel again.
+        batch.throttled[(log.pk, log.channel)] = batch.throttled.get((log.pk, log.channel), 0) + 1
         attempts.append(_attempt(log, log.channel, batch, LogStatus.FAILED, now=now, counts=False,
                                  error_code=f"{THROTTLED}{result.error_code}", error_message=result.error_message))
         log.next_attempt_at = now + dt.timedelta(seconds=result.retry_in_seconds)

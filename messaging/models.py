@@ -203,6 +203,13 @@ class CommunicationLog(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     # A host's re-send starts the channel chain again: attempts before this time no longer count.
     resent_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the send in flight (issue #9): set and committed before the provider is called, cleared
+    # when the result is recorded. The key travels with the request (WhatsApp tracker, SMS reference,
+    # SendGrid custom_args) and comes back in status webhooks, so a send whose worker died before recording
+    # it is reconciled from the provider's report instead of being sent again. Until `claimed_until` the
+    # row is not due (next_attempt_at = claimed_until): an expired lease is how a crash is recovered.
+    send_key = models.CharField(max_length=120, blank=True, db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -234,6 +241,9 @@ class MessageAttempt(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     attempted_at = models.DateTimeField(default=timezone.now)
+    # The key the request carried (CommunicationLog.send_key): a timed-out request the provider did accept
+    # is recognised when its status webhook echoes the key (issue #9).
+    send_key = models.CharField(max_length=120, blank=True, db_index=True)
 
     class Meta:
         ordering = ["attempted_at", "id"]

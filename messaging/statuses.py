@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django_tenants.utils import schema_context
 
@@ -17,14 +18,34 @@ _RANK = {LogStatus.PENDING: 0, LogStatus.SENT: 1, LogStatus.DELIVERED: 2, LogSta
 DELIVERED, READ, FAILED, BOUNCED = LogStatus.DELIVERED, LogStatus.READ, LogStatus.FAILED, LogStatus.BOUNCED
 
 
-def apply_provider_status(provider_message_id: str, status: str, at: dt.datetime, *, error: str = "") -> bool:
+def apply_provider_status(provider_message_id: str, status: str, at: dt.datetime, *, error: str = "",
+                          send_key: str = "") -> bool:
     """Apply one reported status to the message it belongs to. Returns False when the id is unknown (logged
-    and acknowledged: the provider must not retry forever for a message we never sent or already deleted)."""
+    and acknowledged: the provider must not retry forever for a message we never sent or already deleted).
+
+    `send_key` is the attempt's key echoed by the provider (WhatsApp biz_opaque_callback_data, the SMS
+    reference, SendGrid custom_args). An id we have not recorded yet but whose key names a message still
+    claimed is a send whose worker died (or has not committed) after the provider accepted it: it is
+    recorded as sent from this report, so it is never sent a second time (issue #9)."""
     route = ProviderMessageRoute.objects.filter(provider_message_id=provider_message_id).first()
     if route is None:
+        return _reconcile(provider_message_id, status, at, error, send_key)
+    with schema_context(route.schema_name):
+        return _apply(provider_message_id, status, at, error)
+
+
+def _reconcile(provider_message_id: str, status: str, at: dt.datetime, error: str, send_key: str) -> bool:
+    from messaging.delivery import parse_send_key, reconcile_send
+    from tenants.models import Tenant
+
+    parsed = parse_send_key(send_key)
+    tenants = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)  # public has no messages
+    if parsed is None or not tenants.filter(schema_name=parsed[0]).exists():
         logger.info("status %s for unknown provider message id %s ignored", status, provider_message_id)
         return False
-    with schema_context(route.schema_name):
+    with schema_context(parsed[0]):
+        reconcile_send(send_key, provider_message_id, at)
+        # Recorded now, by us or by the worker that sent it (committed meanwhile): apply the status itself.
         return _apply(provider_message_id, status, at, error)
 
 

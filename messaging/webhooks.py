@@ -53,7 +53,8 @@ def _signed(secret: str, body: bytes, header: str, prefix: str = "") -> bool:
     if not secret or not header:
         return False
     expected = prefix + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header)
+    # Bytes, not str: compare_digest refuses a non-ASCII str (a forged header would be a 500, not a 403).
+    return hmac.compare_digest(expected.encode(), header.encode("utf-8", "surrogateescape"))
 
 
 def _handle(request, verify, process):
@@ -90,7 +91,7 @@ def _process_generic(payload) -> dict:
         if status not in GENERIC_STATUS:
             raise BadPayload(f"unknown status {status}")
         known += apply_provider_status(str(item["provider_message_id"]), status, _epoch(item["timestamp"]),
-                                       error=str(item.get("error", ""))[:500])
+                                       error=str(item.get("error", ""))[:500], send_key=str(item.get("reference", "")))
     return {"received": len(items), "matched": known}
 
 
@@ -103,7 +104,7 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":  # the subscription handshake
         token = request.GET.get("hub.verify_token", "")
         if (request.GET.get("hub.mode") == "subscribe" and settings.WHATSAPP_VERIFY_TOKEN
-                and hmac.compare_digest(token, settings.WHATSAPP_VERIFY_TOKEN)):
+                and hmac.compare_digest(token.encode("utf-8", "surrogateescape"), settings.WHATSAPP_VERIFY_TOKEN.encode())):
             return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
         return HttpResponseForbidden("verification failed")
     return _handle(
@@ -135,7 +136,8 @@ def _whatsapp_status(status: dict) -> None:
     errors = status.get("errors") or []
     code = str(errors[0].get("code", "")) if errors else ""
     at = _epoch(status["timestamp"])
-    apply_provider_status(status["id"], mapped, at, error=f"{code} {errors[0].get('title', '')}".strip() if errors else "")
+    apply_provider_status(status["id"], mapped, at, error=f"{code} {errors[0].get('title', '')}".strip() if errors else "",
+                          send_key=str(status.get("biz_opaque_callback_data") or ""))
     if code == "131050":  # the user stopped marketing messages: WhatsApp marketing only
         _revoke_for_message(status["id"], ConsentChannel.WHATSAPP, ConsentSource.PROVIDER, at, marketing=True)
 
@@ -215,7 +217,8 @@ def _process_sendgrid(events) -> dict:
             _revoke_for_message(message_id, ConsentChannel.EMAIL, ConsentSource.EMAIL_UNSUBSCRIBE, at)
             matched += 1
         elif kind in SENDGRID_STATUS:
-            matched += apply_provider_status(message_id, SENDGRID_STATUS[kind], at, error=str(event.get("reason", ""))[:500])
+            matched += apply_provider_status(message_id, SENDGRID_STATUS[kind], at, error=str(event.get("reason", ""))[:500],
+                                             send_key=str(event.get("atlas_key") or ""))
     return {"received": len(events), "matched": matched}
 
 

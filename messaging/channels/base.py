@@ -19,6 +19,9 @@ class OutgoingMessage:
     template_variables: tuple[str, ...] = ()  # the variables the template uses, in order of appearance
     sender: str = ""  # WhatsApp phone id, SMS sender id or "Name <address>" for email
     free_text_allowed: bool = False  # inside WhatsApp's 24-hour customer-service window
+    # The attempt's key (CommunicationLog.send_key), sent in the provider's own field and echoed in its
+    # status webhooks: a send whose result was never recorded is recognised by it (issue #9).
+    idempotency_key: str = ""
 
 
 @dataclass

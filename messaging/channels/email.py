@@ -28,6 +28,8 @@ class SendGridChannel(ChannelClient):
             mail.add_content(Content("text/html", message.html))
         payload = mail.get()
         payload["custom_args"] = {"log_id": str(message.log_id)}
+        if message.idempotency_key:
+            payload["custom_args"]["atlas_key"] = message.idempotency_key  # echoed in every event webhook
         try:
             response = self._client.client.mail.send.post(request_body=payload)
         except python_http_client.exceptions.HTTPError as exc:

@@ -30,10 +30,11 @@ class SmsGatewayChannel(ChannelClient):
             "from": message.sender or self._default_sender,
             "text": message.body,
             "parts": segments(message.body),
-            "reference": str(message.log_id),
+            "reference": message.idempotency_key or str(message.log_id),  # echoed in the gateway's callbacks
         }
+        headers = {"Idempotency-Key": message.idempotency_key} if message.idempotency_key else None
         try:
-            response = self._client.post("/messages", json=payload)
+            response = self._client.post("/messages", json=payload, headers=headers)
         except httpx.HTTPError as exc:
             return SendResult(ok=False, error_code="network", error_message=f"{type(exc).__name__}: {exc}"[:500])
         if response.status_code < 300:

@@ -46,7 +46,7 @@ class WhatsAppChannel(ChannelClient):
         try:
             if message.free_text_allowed:
                 try:
-                    sent = client.send_message(to=message.to, text=message.body)
+                    sent = client.send_message(to=message.to, text=message.body, tracker=message.idempotency_key or None)
                     return SendResult(ok=True, provider_message_id=sent.id)
                 except WhatsAppError as exc:
                     if exc.code != WINDOW_CLOSED:
@@ -55,6 +55,7 @@ class WhatsAppChannel(ChannelClient):
             sent = client.send_template(
                 to=message.to, name=message.template_name, language=self._language,
                 params=[BodyText.params(**self._params(message))] if message.template_variables else None,
+                tracker=message.idempotency_key or None,  # biz_opaque_callback_data: echoed in status webhooks
             )
             return SendResult(ok=True, provider_message_id=sent.id, note=note)
         except WhatsAppError as exc:

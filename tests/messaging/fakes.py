@@ -60,13 +60,16 @@ class FakeProvider:
                 if reply.hang_seconds:
                     fake._release.wait(reply.hang_seconds)
                 payload = json.dumps(reply.body).encode() if not isinstance(reply.body, str) else reply.body.encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for key, value in reply.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+                    self.close_connection = True
 
             do_GET = do_POST = _answer
 

@@ -116,7 +116,9 @@ def test_sendgrid_mail_has_text_html_unsubscribe_and_escapes_guest_text(book, ti
     assert "<script>alert(1)</script> Rao" in text  # the text part is text
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; Rao" in html
     assert "/unsubscribe/" in text and 'href="http://alpha.localhost:8000/unsubscribe/' in html
-    assert body["custom_args"] == {"log_id": str(log.pk)}
+    # The attempt's key rides in custom_args so SendGrid's event webhooks can name the attempt (issue #9).
+    assert body["custom_args"] == {"log_id": str(log.pk), "atlas_key": body["custom_args"]["atlas_key"]}
+    assert body["custom_args"]["atlas_key"].startswith(f"ag1.alpha.{log.pk}.") and not log.send_key
 
 
 def test_provider_timeout_and_dropped_connection_are_retried_not_lost(book, tick, providers):
