@@ -2,16 +2,22 @@
 issue form) under concurrent clients on loopback, its transferred size, and its largest contentful paint on
 emulated slow 3G in chromium.
 
-    .venv/bin/python bench/portal.py                       # 50 clients for 20 s against 2 gunicorn workers
-    .venv/bin/python bench/portal.py --clients 50 --seconds 20 --workers 2 --bookings 1000
+    .venv/bin/python bench/portal.py                       # 50 clients for 20 s, the server as `make run` runs it
+    .venv/bin/python bench/portal.py --clients 50 --seconds 20 --workers 2 --threads 1 --bookings 1000
 
 Runs in its own database (`atlas_bench` on the embedded server, or DATABASE_URL) and its own tenant
 (`portalbench`, dropped and created again each run, dropped at the end: one run at a time, two runs at
 once drop each other's tenant). Every request is a real page view:
 token lookup, the shared rate-limit counter, the access count, the page rendered for the stage. The bookings
 are many so no link passes the 60 requests per hour of NFR 7 (a refused request is counted as an error).
-The clients are threads with one httpx client each; they share the machine with the server, as a guest's
-phone does not, so the latency is on the cautious side.
+The load is a closed loop (each of the 50 clients sends its next request as soon as it has the last answer,
+like `wrk -c 50`): with wrk where it is installed (`apt-get install wrk`; C and epoll, a few % of one core),
+else threads with one httpx client each (install-free, but they take a good part of the CPU the server needs,
+so the figures are then on the cautious side). Either way the generator shares the machine with the server,
+as a guest's phone does not. Clients send the CSRF cookie of their first visit, as a returning browser does.
+The server is gunicorn with the `serve` command's worker options (tenants/management/commands/serve.py).
+bench/portal_cost.py reports the CPU per page of the workers and of PostgreSQL, which other work on the
+machine distorts much less than these latencies.
 The last line is JSON with rps, p95_ms, bytes (the page as transferred, headers included) and lcp_ms.
 """
 from __future__ import annotations
@@ -21,7 +27,9 @@ import datetime as dt
 import itertools
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,6 +51,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
+from tenants.management.commands import serve  # noqa: E402  (the server's options, as `make run` has them)
 from tests.portal.live import gunicorn  # noqa: E402  (the test suite's server launcher: one way to start it)
 
 SLUG = SCHEMA = "portalbench"
@@ -176,6 +185,50 @@ def load(port: int, tokens: list[str], clients: int, seconds: float) -> tuple[li
     return latencies, errors[0], next(next_token)
 
 
+WRK = shutil.which("wrk")
+WRK_SCRIPT = r"""
+local tokens, n = {}, 0
+for line in io.lines(os.getenv("PORTAL_TOKENS")) do tokens[#tokens + 1] = line end
+local headers = {["Host"] = os.getenv("PORTAL_HOST"), ["Accept-Encoding"] = "gzip",
+                 ["Cookie"] = os.getenv("PORTAL_COOKIE")}
+local threads = {}
+function setup(thread) thread:set("offset", #threads) table.insert(threads, thread) end
+function init(args) n = offset * 7919 end
+function request()
+  n = n + 1
+  return wrk.format("GET", "/guest/" .. tokens[(n % #tokens) + 1], headers)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %d %d %d\n", summary.requests, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def load_wrk(port: int, tokens: list[str], clients: int, seconds: float,
+             cookie: str) -> tuple[int, int, float, float, float]:
+    """The same closed loop with wrk (C, epoll; a few % of one core at these rates): `clients` connections
+    (kept alive where the server allows), each sending its next request when the last answer is in.
+    Returns the answered requests, how many were not 2xx/3xx or failed, and p50, p95, p99 in seconds."""
+    with tempfile.TemporaryDirectory(prefix="portal-wrk-") as folder:
+        script, token_file = Path(folder) / "portal.lua", Path(folder) / "tokens"
+        script.write_text(WRK_SCRIPT)
+        token_file.write_text("\n".join(tokens) + "\n")
+        env = {**os.environ, "PORTAL_TOKENS": str(token_file), "PORTAL_HOST": f"{SLUG}.localhost",
+               "PORTAL_COOKIE": cookie}
+        threads = max(1, min(2, clients))
+        out = subprocess.run([WRK, "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s",
+                              "-s", str(script), f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True,
+                             check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("WRK ")]
+    if out.returncode or not lines:
+        sys.exit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    fields = lines[0].split()[1:]
+    sent, bad, failed, p50, p95, p99 = (int(x) for x in fields)
+    return sent, bad + failed, p50 / 1e6, p95 / 1e6, p99 / 1e6
+
+
 def paced(port: int, tokens: list[str], clients: int, rate: float, seconds: float) -> list[float]:
     """Open loop: `clients` threads share a schedule of `rate` requests per second, each request sent at
     its planned time whether or not earlier ones are answered. Returns latencies (s) measured from the
@@ -257,7 +310,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=serve.WORKERS, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=serve.THREADS,
+                        help="threads per worker (>1: gunicorn's gthread workers, which keep connections alive)")
+    parser.add_argument("--generator", choices=("auto", "wrk", "httpx"), default="auto",
+                        help="the closed-loop load: wrk where installed (auto), else Python threads with httpx")
+    parser.add_argument("--no-server-timing", action="store_true",
+                        help="no gunicorn access log (the per-request time inside the server is not reported)")
     parser.add_argument("--bookings", type=int, default=1000, help="links to spread the load over (60 req/h each)")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--paced-share", type=float, default=0.5, help="the paced run's rate, as a share of the throughput")
@@ -272,23 +331,38 @@ def main() -> None:
 
     port = args.port or free_port()
     access_log = Path(tempfile.mkstemp(prefix="portal-bench-", suffix=".log")[1])
-    timing = ("--access-logfile", str(access_log), "--access-logformat", "%(D)s %(s)s")
+    timing = () if args.no_server_timing else ("--access-logfile", str(access_log), "--access-logformat", "%(D)s %(s)s")
+    generator = "wrk" if args.generator == "wrk" or (args.generator == "auto" and WRK) else "httpx"
+    if generator == "wrk" and not WRK:
+        sys.exit("--generator wrk: wrk is not installed (apt-get install wrk)")
     try:
-        with gunicorn(port, workers=args.workers, database_url=settings.DATABASE_URL, extra_args=timing):
-            say(f"server: gunicorn, {args.workers} sync workers on 127.0.0.1:{port}")
+        with gunicorn(port, workers=args.workers, database_url=settings.DATABASE_URL,
+                      extra_args=serve.worker_options(args.threads) + timing):
+            kind = f"gthread workers x {args.threads} threads" if args.threads > 1 else "sync workers"
+            say(f"server: gunicorn, {args.workers} {kind} on 127.0.0.1:{port}")
             warm = httpx.get(f"http://127.0.0.1:{port}/guest/{load_tokens[-1]}", headers={"Host": f"{SLUG}.localhost",
                                                                                              "Accept-Encoding": "gzip"})
             assert warm.status_code == 200, warm.status_code
-            say(f"load: {args.clients} clients for {args.seconds:.0f} s on loopback")
-            latencies, errors, sent = load(port, load_tokens[:-1], args.clients, args.seconds)
-            rps = len(latencies) / args.seconds
-            p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
-            say(f"load: {len(latencies)} pages in {args.seconds:.0f} s = {rps:.0f} requests/s; "
+            # A returning guest's browser sends the CSRF cookie it was given (the httpx clients keep theirs too).
+            cookie = f"csrftoken={warm.cookies.get('csrftoken', '')}"
+            say(f"load: {args.clients} clients for {args.seconds:.0f} s on loopback ({generator}, closed loop)")
+            if generator == "wrk":
+                answered, errors, *quantiles = load_wrk(port, load_tokens[:-1], args.clients, args.seconds, cookie)
+                sent = answered
+                p50, p95, p99 = (q * 1000 for q in quantiles)
+                rps = (answered - errors) / args.seconds
+            else:
+                latencies, errors, sent = load(port, load_tokens[:-1], args.clients, args.seconds)
+                rps = len(latencies) / args.seconds
+                p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
+            say(f"load: {round(rps * args.seconds)} pages in {args.seconds:.0f} s = {rps:.0f} requests/s; "
                 f"latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms; {errors} not 200 (of {sent})")
-            inside = server_times(access_log)[1:]  # less the warm-up request
-            server_p50, server_p95 = (percentile(inside, p) * 1000 for p in (50, 95))
-            say(f"load: inside gunicorn p50 {server_p50:.1f} ms, p95 {server_p95:.1f} ms per page; the rest of the "
-                f"client's latency is the queue of {args.clients} clients waiting for {args.workers} workers")
+            server_p95 = None
+            if not args.no_server_timing:
+                inside = server_times(access_log)[1:]  # less the warm-up request
+                server_p50, server_p95 = (percentile(inside, p) * 1000 for p in (50, 95))
+                say(f"load: inside gunicorn p50 {server_p50:.1f} ms, p95 {server_p95:.1f} ms per page; the rest of the "
+                    f"client's latency is the queue of {args.clients} clients waiting for {args.workers} workers")
             rate = max(1.0, round(rps * args.paced_share))
             paced_tokens = load_tokens[len(load_tokens) // 2:]
             say(f"paced: {args.clients} clients sharing {rate:.0f} requests/s ({args.paced_share:.0%} of the "
@@ -309,9 +383,10 @@ def main() -> None:
     say("reproduce: .venv/bin/python bench/portal.py " + " ".join(sys.argv[1:]))
     print(json.dumps({
         "rps": round(rps, 1), "p95_ms": round(p95, 1), "bytes": sizes["transfer"], "lcp_ms": round(lcp, 1),
-        "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "server_p95_ms": round(server_p95, 1),
+        "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+        "server_p95_ms": round(server_p95, 1) if server_p95 is not None else None,
         "paced_rps": rate, "paced_p95_ms": round(paced_p95, 1), "errors": errors, "clients": args.clients,
-        "seconds": args.seconds, "workers": args.workers,
+        "seconds": args.seconds, "workers": args.workers, "threads": args.threads, "generator": generator,
     }))
 
 

@@ -6,10 +6,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from functools import lru_cache
+
+from django.db import connection
 
 from bookings.models import Booking
-from portal.models import GuestPortalToken
+from portal.models import GuestPortalToken, PortalRateWindow
+from portal.selectors import PageRows, execute, page_rows, qualified
 from portal.services import REVIEW_WINDOW_AFTER_CHECKOUT, hash_token
 from tenants.current import current_tenant
 
@@ -17,24 +20,31 @@ TOKEN_FORMAT = re.compile(r"[0-9a-f]{32}")  # make_token: 32 hex characters
 RATE_LIMIT_PER_HOUR = 60  # NFR 7: 60 requests per token per hour
 
 # One statement, so concurrent requests in any number of web processes count exactly (no read-then-write).
-_COUNT_HIT = """
-INSERT INTO portal_portalratewindow (token_hash, window_start, count) VALUES (%(hash)s, %(start)s, 1)
-ON CONFLICT (token_hash, window_start) DO UPDATE SET count = portal_portalratewindow.count + 1
-RETURNING count
-"""
-# A page view served also bumps the token's access count (§8.2), in the same statement: one round trip.
-_COUNT_PAGE_VIEW = """
+# A page view served also bumps the token's access count (§8.2) in it, and the first request of a new hour
+# forgets the token's older windows: one round trip, one prepared statement per schema. The counters commit
+# without waiting for the WAL flush (`set_config(..., true)`: this statement's own transaction only): on a
+# database crash a few increments may be lost, which costs nothing here, while waiting for the disk on every
+# page view would be most of its time. Inside a caller's transaction the caller's commit setting is kept.
+_COUNT = """
 WITH hit AS (
-    INSERT INTO portal_portalratewindow (token_hash, window_start, count) VALUES (%(hash)s, %(start)s, 1)
-    ON CONFLICT (token_hash, window_start) DO UPDATE SET count = portal_portalratewindow.count + 1
+    INSERT INTO {rate} (token_hash, window_start, count) VALUES (%(hash)s, %(start)s, 1)
+    ON CONFLICT (token_hash, window_start) DO UPDATE SET count = {rate}.count + 1
     RETURNING count
 ), viewed AS (
-    UPDATE portal_guestportaltoken SET last_accessed_at = %(now)s, access_count = access_count + 1
-    WHERE id = %(token)s AND (SELECT count FROM hit) <= %(limit)s
+    UPDATE {token} SET last_accessed_at = %(now)s, access_count = access_count + 1
+    WHERE id = %(token)s AND %(page_view)s AND (SELECT count FROM hit) <= %(limit)s
+), forgotten AS (
+    DELETE FROM {rate} WHERE token_hash = %(hash)s AND window_start < %(start)s AND (SELECT count FROM hit) = 1
 )
-SELECT count FROM hit
+SELECT count, {commit} FROM hit
 """
-_FORGET_OLD_WINDOWS = "DELETE FROM portal_portalratewindow WHERE token_hash = %(hash)s AND window_start < %(start)s"
+_ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
+
+
+@lru_cache(maxsize=512)
+def _count_sql(schema: str, async_commit: bool) -> str:
+    return _COUNT.format(rate=qualified(schema, PortalRateWindow), token=qualified(schema, GuestPortalToken),
+                         commit=_ASYNC_COMMIT if async_commit else "NULL")
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class PortalAccess:
     booking: Booking
     # The portal has expired but the review page is still open (EC-08): nothing else is served.
     review_only: bool
+    page: PageRows | None = None  # what the page shows, read with the link (None: read it when needed)
 
     @property
     def actor(self) -> str:
@@ -61,20 +72,22 @@ def find_access(token: str, now: dt.datetime) -> PortalAccess | None:
     says nothing about how much of a guessed token was right, and links keep working for the review
     window after the stored token itself is deleted (§10.3: only the hash is retained).
     """
-    if not TOKEN_FORMAT.fullmatch(token) or not current_tenant().guest_experience_config.portal_enabled:
+    if not TOKEN_FORMAT.fullmatch(token):
         return None
-    try:
-        # One query for what every page shows; the guest's own row is read only where a page names them.
-        row = GuestPortalToken.objects.select_related(
-            "booking__listing__property", "booking__listing__access_info"
-        ).get(token_hash=hash_token(token))
-    except GuestPortalToken.DoesNotExist:
+    tenant = current_tenant()
+    page = page_rows(connection.schema_name, tenant.pk, hash_token(token))
+    if page is None:
         return None
+    # The switch as it is now (the tenant row itself may be cached for a minute, its config not).
+    config = page.config or tenant.guest_experience_config
+    if not config.portal_enabled:
+        return None
+    row = page.token
     if row.is_active and now < row.expires_at:
-        return PortalAccess(token, row, row.booking, review_only=False)
+        return PortalAccess(token, row, row.booking, review_only=False, page=page)
     # Deactivated before its expiry means revoked by the host: nothing at all, not even the review.
     if now >= row.expires_at and now < review_deadline(row.booking):
-        return PortalAccess(token, row, row.booking, review_only=True)
+        return PortalAccess(token, row, row.booking, review_only=True, page=page)
     return None
 
 
@@ -90,14 +103,8 @@ def count_hit(access: PortalAccess, now: dt.datetime, *, page_view: bool = False
     The counters commit without waiting for the WAL flush: on a database crash a few increments may be lost,
     which costs nothing here, while waiting for the disk on every page view would be most of its time."""
     params = {"hash": access.row.token_hash, "start": window_start(now), "now": now, "token": access.row.pk,
-              "limit": RATE_LIMIT_PER_HOUR}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(_COUNT_PAGE_VIEW if page_view else _COUNT_HIT, params)
-        count = cursor.fetchone()[0]
-        if count == 1:  # a new hour for this token: its older windows are no longer needed
-            cursor.execute(_FORGET_OLD_WINDOWS, params)
-    return count
+              "limit": RATE_LIMIT_PER_HOUR, "page_view": page_view}
+    return execute(_count_sql(connection.schema_name, not connection.in_atomic_block), params)[0][0]
 
 
 def over_rate_limit(access: PortalAccess, now: dt.datetime, *, page_view: bool = False) -> bool:

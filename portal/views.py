@@ -6,28 +6,34 @@ from django.utils.timezone.now, so tests can freeze it.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings.models import AddonCode, AddonRequest, Booking, PropertyRecommendation
+from bookings.models import AddonCode, Booking, PropertyRecommendation
 from coupons.models import CouponStatus, GuestCoupon
 from guests.phones import display_phone
 from messaging.rendering import format_date, format_inr, format_time
 from operations.services import ADDON_PRICE_FIELD
-from portal import actions
+from portal import actions, pagecache
 from portal.access import PortalAccess, find_access, over_rate_limit, review_deadline
 from portal.forms import AddonForm, DamageForm, IssueForm, ReviewForm
+from personalization.models import Use
 from portal.sections import Sections, sections_for
+from portal.selectors import PageRows, page_rows
 from reviews.models import GuestReview
 from tenants.current import current_tenant
 
@@ -135,7 +141,42 @@ def _refused(request: HttpRequest, access: PortalAccess, now: dt.datetime, form_
 @gzip_page
 @portal_view(page_view=True)
 def home(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> HttpResponse:
-    return render(request, "portal/home.html", home_context(request, access, now))
+    s = sections_for(access.booking, now)
+    key = _page_key(access, s, request)
+    if key is None:
+        return render(request, "portal/home.html", home_context(request, access, now))
+    page = pagecache.get(key)
+    if page is None:
+        issue, damage = ({"submission": placeholder} for placeholder in pagecache.SUBMISSIONS)
+        context = home_context(request, access, now, csrf_token=pagecache.CSRF,
+                               issue_form=IssueForm(initial=issue) if s.report_issue else None,
+                               damage_form=DamageForm(initial=damage) if s.checkout_day else None)
+        page = render_to_string("portal/home.html", context, request).encode()
+        pagecache.put(key, page)
+    return HttpResponse(pagecache.fill(page, get_token(request)))
+
+
+def _page_key(access: PortalAccess, s: Sections, request: HttpRequest) -> tuple | None:
+    """The render cache's key for this page view (portal.pagecache), or None where the page is not cached:
+    one-off notes to show, the post-stay page (coupon validity, the review), personalized ranking (which
+    records its decision on every view)."""
+    page = access.page
+    if page is None or s.after_checkout or len(messages.get_messages(request)):
+        return None
+    if page.config is None or page.config.personalizes(Use.RECOMMENDATIONS):
+        return None
+    tenant = current_tenant()
+    tenant_row = tuple(getattr(tenant, f.attname) for f in tenant._meta.concrete_fields)
+    stage = tuple(getattr(s, name) for name in _SECTION_FIELDS) + (s.local_now.date(),)
+    key = ("home", access.token, page.version, tenant_row, stage)
+    try:
+        hash(key)
+    except TypeError:  # a value that cannot be compared as a key: render it
+        return None
+    return key
+
+
+_SECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Sections) if f.name != "local_now")
 
 
 def home_context(request: HttpRequest, access: PortalAccess, now: dt.datetime, **overrides) -> dict:
@@ -146,10 +187,11 @@ def home_context(request: HttpRequest, access: PortalAccess, now: dt.datetime, *
         "notes": {m.extra_tags: str(m) for m in messages.get_messages(request)},
         "problems": {},
         "checked_in_text": _checked_in_text(booking, s),
-        # Forms are built only for the sections shown (building one copies its fields: not free per view).
-        "issue_form": IssueForm() if s.report_issue else None,
-        "damage_form": DamageForm() if s.checkout_day else None,
-        "addons": _addon_offers(booking, s) if s.addon_codes or s.in_stay else [],
+        # Forms are built only for the sections shown (building one copies its fields: not free per view),
+        # and not where the caller brings its own.
+        "issue_form": IssueForm() if s.report_issue and "issue_form" not in overrides else None,
+        "damage_form": DamageForm() if s.checkout_day and "damage_form" not in overrides else None,
+        "addons": _addon_offers(access, s) if s.addon_codes or s.in_stay else [],
         "checklist": CHECKOUT_CHECKLIST,
     }
     if s.after_checkout:
@@ -186,8 +228,16 @@ def _common(access: PortalAccess, s: Sections) -> dict:
         "host_phone_display": display_phone(prop.contact_phone),
         "whatsapp": "https://wa.me/" + prop.contact_phone.lstrip("+"),
         "emergency_phone_display": display_phone(prop.emergency_phone) if prop.emergency_phone else "",
-        "recommendations": _recommendations(booking, s) if s.recommendations else [],
+        **_nearby(access, s),
     }
+
+
+def _nearby(access: PortalAccess, s: Sections) -> dict:
+    """The local recommendations, and the key of their rendered section: the rows as read (all their columns)
+    and the order shown, so the cached section is the one these rows render, never an older one."""
+    recommendations = _recommendations(access, s) if s.recommendations else []
+    key = f"{_page(access).recommendations_version}|{[r.pk for r in recommendations]}" if recommendations else ""
+    return {"recommendations": recommendations, "nearby_key": key}
 
 
 def _access_info(listing):
@@ -197,14 +247,23 @@ def _access_info(listing):
         return None
 
 
-def _recommendations(booking: Booking, s: Sections) -> list[PropertyRecommendation]:
-    found = list(PropertyRecommendation.objects.filter(property_id=booking.listing.property_id, is_active=True)
-                 .order_by("sort_order", "name"))
-    if len(found) < 2:
+def _recommendations(access: PortalAccess, s: Sections) -> list[PropertyRecommendation]:
+    """The property's active recommendations in the host's order (read with the link), the guest's category
+    affinity first where the tenant personalizes them."""
+    page, booking = _page(access), access.booking
+    found = page.recommendations
+    if len(found) < 2 or (page.config is not None and not page.config.personalizes(Use.RECOMMENDATIONS)):
         return found
-    from personalization.uses import rank_recommendations  # the guest's category affinity first, when switched on
+    from personalization.uses import rank_recommendations
 
     return rank_recommendations(booking, found, s.local_now)
+
+
+def _page(access: PortalAccess) -> PageRows:
+    """What the page shows, as read with the link (read again where the access was made without it)."""
+    if access.page is None:
+        return page_rows(connection.schema_name, current_tenant().pk, access.row.token_hash)
+    return access.page
 
 
 def _checked_in_text(booking: Booking, s: Sections) -> str:
@@ -216,11 +275,10 @@ def _checked_in_text(booking: Booking, s: Sections) -> str:
     return text if local.date() == s.local_now.date() else f"{text} on {format_date(local.date())}"
 
 
-def _addon_offers(booking: Booking, s: Sections) -> list[dict]:
+def _addon_offers(access: PortalAccess, s: Sections) -> list[dict]:
     """The add-ons offered now, and those already asked for with where they stand."""
-    asked = {}
-    for code, status in AddonRequest.objects.filter(booking=booking).order_by("requested_at").values_list("code", "status"):
-        asked[code] = status  # the latest request per add-on wins
+    asked = dict(_page(access).addon_requests)  # oldest first: the latest request per add-on wins
+    booking = access.booking
     offers = []
     for code in ADDON_PRICE_FIELD:
         if code not in s.addon_codes and code not in asked:

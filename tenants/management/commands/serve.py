@@ -9,19 +9,33 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+# gunicorn's workers (the bench's defaults too: bench/portal.py measures what `make run` serves).
+WORKERS = 2
+THREADS = 1
+KEEP_ALIVE_SECONDS = 5  # a guest's next tap on the same connection skips a TCP handshake (threaded workers)
+
+
+def worker_options(threads: int) -> tuple[str, ...]:
+    """Sync workers for one thread; gthread workers, which keep connections alive, for more."""
+    if threads <= 1:
+        return ("--worker-class", "sync")
+    return ("--worker-class", "gthread", "--threads", str(threads), "--keep-alive", str(KEEP_ALIVE_SECONDS))
+
+
 class Command(BaseCommand):
     help = "Run the web server and the task cluster (scheduler, dispatcher) until interrupted."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn worker processes")
+        parser.add_argument("--threads", type=int, default=THREADS, help="threads per worker (>1: gthread workers)")
 
-    def handle(self, *args, port: int, workers: int, **options):
+    def handle(self, *args, port: int, workers: int, threads: int, **options):
         python = sys.executable
         cluster = subprocess.Popen([python, "manage.py", "qcluster"], cwd=settings.BASE_DIR)
         web = subprocess.Popen(
             [python, "-m", "gunicorn", "atlas_guest.wsgi:application", "--bind", f"0.0.0.0:{port}",
-             "--workers", str(workers), "--access-logfile", "-",
+             "--workers", str(workers), *worker_options(threads), "--access-logfile", "-",
              "--logger-class", "atlas_guest.access_log.AccessLogger"],  # no query strings, referers or link tokens
             cwd=settings.BASE_DIR,
         )
