@@ -145,6 +145,26 @@ def test_rate_limit_is_per_token(stay, at):
     assert at(BEFORE).get(second.url).status_code == 200
 
 
+def test_review_only_link_is_still_rate_limited(finished, at):
+    """After the portal expired, the review page (EC-08) is counted too, outside the page's own read."""
+    after_expiry = TOKEN_EXPIRES + dt.timedelta(days=1)
+    PortalRateWindow.objects.create(token_hash=first_hash(finished), window_start=after_expiry.replace(minute=0),
+                                    count=RATE_LIMIT_PER_HOUR - 1)
+    assert at(after_expiry).get(finished.url + "/review").status_code == 200  # the 60th
+    assert at(after_expiry).get(finished.url + "/review").status_code == 429
+    assert GuestPortalToken.objects.get(booking=finished.booking).access_count == 1  # the view served, not the refused
+
+
+def test_a_link_that_opens_nothing_writes_nothing(finished, at):
+    """Revoked or past the review window: a 404, with no counter row and no access counted."""
+    token = GuestPortalToken.objects.get(booking=finished.booking)
+    assert at(REVIEW_CLOSES + dt.timedelta(days=1)).get(finished.url).status_code == 404
+    GuestPortalToken.objects.filter(pk=token.pk).update(is_active=False)
+    assert at(LEFT_AT + dt.timedelta(days=1)).get(finished.url).status_code == 404
+    assert not PortalRateWindow.objects.filter(token_hash=token.token_hash).exists()
+    assert GuestPortalToken.objects.get(pk=token.pk).access_count == 0
+
+
 def first_hash(s) -> str:
     return GuestPortalToken.objects.get(booking=s.booking).token_hash
 
