@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import logging
 
@@ -180,3 +181,20 @@ def test_the_web_servers_access_log_names_no_one_and_keeps_no_link(monkeypatch):
     call_command("serve", "--port", "0")
     [web] = [args for args in started if "gunicorn" in args]
     assert web[web.index("--logger-class") + 1] == "atlas_guest.access_log.AccessLogger"
+
+
+def test_djangos_request_log_hides_link_tokens(tenant):
+    """"Not Found: /guest/<token>" (django.request) goes through the console handler's filter (settings.LOGGING,
+    applied at start-up): the token, a credential, is never written."""
+    from atlas_guest.access_log import HideLinkTokens
+
+    token = "0123456789abcdef0123456789abcdef"
+    [console] = [h for h in logging.getLogger().handlers if any(isinstance(f, HideLinkTokens) for f in h.filters)]
+    stream = io.StringIO()
+    previous = console.setStream(stream)
+    try:
+        SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant).get(f"/guest/{token}/review")
+    finally:
+        console.setStream(previous)
+    text = stream.getvalue()
+    assert "Not Found: /guest/<token>/review" in text and token not in text
