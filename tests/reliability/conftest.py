@@ -1,6 +1,8 @@
 """Reliability tests (issue #9): the fixtures of the lifecycle and messaging suites, plus a tenant whose
 rows are committed so that a second connection (a worker thread) sees them."""
 import datetime as dt
+import os
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 from django.db import connection
@@ -10,6 +12,19 @@ from tests.lifecycle.conftest import book, no_task_queue, tick  # noqa: F401  (s
 from tests.messaging.conftest import providers  # noqa: F401
 
 UTC = dt.timezone.utc
+
+
+def bench_env(suffix: str) -> dict:
+    """The environment for running a bench as a subprocess in its own database: DATABASE_URL's name plus
+    `_<suffix>`, or `atlas_<suffix>_test` on the embedded server."""
+    env = {**os.environ}
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        parts = urlparse(url)
+        env["DATABASE_URL"] = urlunparse(parts._replace(path=f"{parts.path.rstrip('/')}_{suffix}"))
+    else:
+        env["ATLAS_EMBEDDED_DB"] = f"atlas_{suffix}_test"
+    return env
 
 
 def log_pk_of(key: str) -> int | None:

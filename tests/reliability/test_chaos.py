@@ -3,31 +3,20 @@ cluster (2 workers, ORM broker) delivering to fake providers. Nothing lost, noth
 final. Runs the bench as a subprocess in its own database (`<DATABASE_URL's name>_chaos`, or
 `atlas_chaos_test` on the embedded server), like `make bench` would."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from tests.reliability.conftest import bench_env
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def bench_env() -> dict:
-    env = {**os.environ}
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        parts = urlparse(url)
-        env["DATABASE_URL"] = urlunparse(parts._replace(path=f"{parts.path.rstrip('/')}_chaos"))
-    else:
-        env["ATLAS_EMBEDDED_DB"] = "atlas_chaos_test"
-    return env
 
 
 def test_sigkilled_cluster_delivers_every_message_exactly_once(tmp_path):
     out = tmp_path / "chaos.json"
     command = [sys.executable, "bench/chaos.py", "--messages", "300", "--tenants", "2", "--kills", "2",
                "--kill-min", "2", "--kill-max", "5", "--lease", "6", "--max-seconds", "150", "--out", str(out)]
-    run = subprocess.run(command, cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=300)
+    run = subprocess.run(command, cwd=ROOT, env=bench_env("chaos"), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     row = json.loads(out.read_text())["rows"][0]

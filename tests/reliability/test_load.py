@@ -3,31 +3,20 @@ gunicorn and django-q2 cluster of `manage.py serve` on their own database, while
 and brings touchpoints due. The bar is the bench's own: no 5xx, nothing unanswered, no touchpoint lost, no
 message sent twice or left stuck."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from tests.reliability.conftest import bench_env
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def bench_env() -> dict:
-    env = {**os.environ}
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        parts = urlparse(url)
-        env["DATABASE_URL"] = urlunparse(parts._replace(path=f"{parts.path.rstrip('/')}_load"))
-    else:
-        env["ATLAS_EMBEDDED_DB"] = "atlas_load_test"
-    return env
 
 
 def test_portal_and_api_under_load_while_publishing_nothing_fails_or_is_lost(tmp_path):
     out = tmp_path / "load.json"
     command = [sys.executable, "bench/load.py", "--clients", "4", "--seconds", "8", "--stays", "20",
                "--publish-every", "1", "--per-round", "5", "--grace", "90", "--out", str(out)]
-    run = subprocess.run(command, cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=400)
+    run = subprocess.run(command, cwd=ROOT, env=bench_env("load"), capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["5xx"] == 0 and summary["unanswered"] == 0
