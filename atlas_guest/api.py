@@ -8,6 +8,8 @@ from rest_framework import exceptions, permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tenants.roles import is_owner
+
 
 class RolePermissions(permissions.DjangoModelPermissions):
     """The admin's permissions, reading included: a role that may not view a model in the back office may
@@ -27,10 +29,7 @@ class IsOwner(permissions.BasePermission):
     message = "Only the owner can do this."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        return user.is_superuser or user.groups.filter(name="owner").exists()  # a schema's superuser has every role
+        return is_owner(request.user)
 
 
 def exception_handler(exc, context):

@@ -6,6 +6,7 @@ from bookings.models import Booking
 from guests.models import Guest, GuestConsent, GuestTag, TagAppliedBy
 from guests.selectors import lifetime_value
 from messaging.models import CommunicationLog
+from tenants.roles import is_owner
 
 
 class TagInline(admin.TabularInline):
@@ -61,7 +62,7 @@ class GuestAdmin(TenantModelAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if not request.user.groups.filter(name="owner").exists() and not request.user.is_superuser:
+        if not is_owner(request.user):
             actions.pop("anonymize", None)  # §10.5: owner only
         return actions
 

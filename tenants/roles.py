@@ -87,3 +87,8 @@ def ensure_roles() -> dict[str, int]:
         group.permissions.set([by_name[n] for n in names if n in by_name])
         counts[role] = len(names)
     return counts
+
+
+def is_owner(user) -> bool:
+    """The owner role (§10.4–§10.5: exports and anonymization); a schema's superuser has every role."""
+    return bool(user and user.is_authenticated) and (user.is_superuser or user.groups.filter(name="owner").exists())
