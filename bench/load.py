@@ -331,9 +331,11 @@ def settle(publisher: Publisher, since: dt.datetime, grace: float) -> dict:
                                                                   due_at__lte=timezone.now()).count()
             logs = CommunicationLog.objects.filter(created_at__gte=since)
             pending_logs = logs.filter(status=LogStatus.PENDING, next_attempt_at__isnull=True).count()
+            due_logs = logs.filter(status=LogStatus.PENDING, next_attempt_at__lte=timezone.now()).count()  # not sent yet
             unconfirmed = len(publisher.booked) - CommunicationLog.objects.filter(
                 booking_id__in=publisher.booked, event_type=GUEST_BOOKING_CONFIRMED).count()
-        if (pending_schedules == 0 and pending_logs == 0 and unconfirmed <= 0) or time.monotonic() > deadline:
+        settled = pending_schedules == 0 and pending_logs == 0 and due_logs == 0 and unconfirmed <= 0
+        if settled or time.monotonic() > deadline:
             break
         time.sleep(1.0)  # the cluster's own pace (its scheduler wakes every 30 s); bounded by --grace
     with schema_context(SCHEMA):
