@@ -12,7 +12,7 @@ from django.db import connection
 
 from bookings.models import Booking
 from portal.models import GuestPortalToken, PortalRateWindow
-from portal.selectors import PageRows, execute, page_rows, qualified
+from portal.selectors import PageRows, execute, page_for_link, qualified
 from portal.services import REVIEW_WINDOW_AFTER_CHECKOUT, hash_token
 from tenants.current import current_tenant
 
@@ -74,12 +74,11 @@ def find_access(token: str, now: dt.datetime) -> PortalAccess | None:
     """
     if not TOKEN_FORMAT.fullmatch(token):
         return None
-    tenant = current_tenant()
-    page = page_rows(connection.schema_name, tenant.pk, hash_token(token))
+    page = page_for_link(hash_token(token))
     if page is None:
         return None
     # The switch as it is now (the tenant row itself may be cached for a minute, its config not).
-    config = page.config or tenant.guest_experience_config
+    config = page.config or current_tenant().guest_experience_config
     if not config.portal_enabled:
         return None
     row = page.token

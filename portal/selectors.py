@@ -1,7 +1,9 @@
-"""The portal's hot reads (NFR 3: the page under load). A page view is three statements: the domain's tenant
-(portal.middleware), everything the page shows (`page_rows` here), and the shared rate-limit counter
-(portal.access). Each is one prepared statement, schema-qualified so no `SET search_path` is needed, with
-its column lists made from the models' own fields (a field added to a model is read too).
+"""The portal's hot reads (NFR 3: the page under load). A page view is two statements: everything the page
+shows (`page_rows` here), confirming on the way that the request's domain is still the tenant's, and the
+shared rate-limit counter (portal.access); the domain's tenant (portal.middleware) is a third one when this
+process has not looked it up in the last minute. Each is one prepared statement, schema-qualified so no
+`SET search_path` is needed, with its column lists made from the models' own fields (a field added to a
+model is read too).
 
 Prepared statements: Django's psycopg cursors bind parameters on the client, so every statement is parsed
 and planned again; the portal's cursors bind on the server and psycopg prepares each of its statements on
@@ -12,16 +14,19 @@ see them.
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from functools import lru_cache
 
 import psycopg
-from django.db import connection, models
+from django.db import ProgrammingError, connection, models
 from django.db.backends.postgresql.base import ServerBindingCursor
+from django.http import Http404
 
 from bookings.models import AddonRequest, Booking, Listing, ListingAccessInfo, Property, PropertyRecommendation
 from portal.models import GuestPortalToken
-from tenants.models import TenantGuestExperienceConfig
+from tenants.current import current_tenant
+from tenants.models import Domain, Tenant, TenantGuestExperienceConfig
 
 PUBLIC = "public"
 
@@ -100,8 +105,10 @@ _PARTS = (GuestPortalToken, Booking, Listing, Property, ListingAccessInfo, Tenan
 
 
 @lru_cache(maxsize=256)
-def _page_sql(schema: str) -> str:
+def _page_sql(schema: str, confirm_domain: bool) -> str:
     rec, addon = PropertyRecommendation, AddonRequest
+    domain = (f"\n  AND EXISTS (SELECT 1 FROM {qualified(PUBLIC, Domain)} d WHERE d.domain = %s AND d.tenant_id = %s)"
+              if confirm_domain else "")
     return f"""
 SELECT {columns(GuestPortalToken, "t")}, {columns(Booking, "b")}, {columns(Listing, "l")}, {columns(Property, "p")},
   {columns(ListingAccessInfo, "a")}, {columns(TenantGuestExperienceConfig, "c")},
@@ -115,7 +122,7 @@ JOIN {qualified(schema, Listing)} l ON l.id = b.listing_id
 JOIN {qualified(schema, Property)} p ON p.id = l.property_id
 LEFT JOIN {qualified(schema, ListingAccessInfo)} a ON a.listing_id = l.id
 LEFT JOIN {qualified(PUBLIC, TenantGuestExperienceConfig)} c ON c.tenant_id = %s
-WHERE t.token_hash = %s
+WHERE t.token_hash = %s{domain}
 """
 
 
@@ -166,25 +173,76 @@ class PageRows:
         return self._recommendations
 
 
-def page_rows(schema: str, tenant_id: int, token_hash: str) -> PageRows | None:
-    rows = execute(_page_sql(schema), (tenant_id, token_hash))
+def page_rows(schema: str, tenant_id: int, token_hash: str, domain: str | None = None) -> PageRows | None:
+    """The page of the link with this hash, or None; with `domain`, only while the domain is the tenant's."""
+    if domain is None:
+        rows = execute(_page_sql(schema, False), (tenant_id, token_hash))
+    else:
+        rows = execute(_page_sql(schema, True), (tenant_id, token_hash, domain, tenant_id))
     return PageRows(rows[0]) if rows else None
 
 
 # --- the tenant of the domain ----------------------------------------------------------------------------------
 
+DOMAIN_TTL_SECONDS = 60.0  # as tenants.current keeps the tenant's row
+_domains: dict[str, tuple[float, Tenant]] = {}
+
+
 @lru_cache(maxsize=1)
 def _tenant_sql() -> str:
-    from tenants.models import Domain, Tenant
-
     return (f"SELECT {columns(Tenant, 't')} FROM {qualified(PUBLIC, Domain)} d "
             f"JOIN {qualified(PUBLIC, Tenant)} t ON t.id = d.tenant_id WHERE d.domain = %s")
 
 
-def tenant_for_domain(hostname: str):
+def tenant_for_domain(hostname: str, *, fresh: bool = False) -> Tenant | None:
     """The tenant a domain belongs to, or None: what django-tenants' middleware reads, in one prepared
-    statement that needs no `SET search_path`."""
-    from tenants.models import Tenant
+    statement that needs no `SET search_path`.
 
+    Remembered per process for a minute (not `fresh`): the statement of a portal page confirms, with the
+    link, that the domain still belongs to the tenant (`page_for_link`), so a page is never served from a
+    schema its domain has left; a save or delete of a domain or tenant in this process forgets them all."""
+    if not fresh:
+        hit = _domains.get(hostname)
+        if hit is not None and time.monotonic() - hit[0] < DOMAIN_TTL_SECONDS:
+            return hit[1]
     rows = execute(_tenant_sql(), (hostname,))
-    return instance(Tenant, rows[0]) if rows else None
+    if not rows:
+        _domains.pop(hostname, None)  # unknown domains are not remembered: any Host header would fill the dict
+        return None
+    tenant = instance(Tenant, rows[0])
+    tenant.domain_url = hostname
+    _domains[hostname] = (time.monotonic(), tenant)
+    return tenant
+
+
+def forget_domains(**kwargs) -> None:
+    _domains.clear()
+
+
+def page_for_link(token_hash: str) -> PageRows | None:
+    """`page_rows` for a link in the request's tenant. Where the tenant was found from the request's domain,
+    the same statement confirms that the domain still belongs to it; if the link is not found, the domain's
+    tenant is read again, and the link looked up there if the domain has moved (the 404 if it is gone)."""
+    tenant = connection.tenant
+    domain = getattr(tenant, "domain_url", None)
+    if not domain or not isinstance(tenant, Tenant):  # schema_context (tasks, tests): no domain to confirm
+        return page_rows(connection.schema_name, current_tenant().pk, token_hash)
+    failed = None
+    try:
+        page = page_rows(tenant.schema_name, tenant.pk, token_hash, domain)
+    except ProgrammingError as exc:  # the remembered tenant's schema is gone, dropped by another process
+        if connection.in_atomic_block:  # the transaction is lost with it (a delete in this one forgets domains)
+            raise
+        page, failed = None, exc
+    if page is not None:
+        return page
+    current = tenant_for_domain(domain, fresh=True)
+    if current is None:
+        connection.set_schema_to_public()
+        raise Http404(f"No tenant for hostname {domain!r}")
+    if (current.pk, current.schema_name) == (tenant.pk, tenant.schema_name):
+        if failed is not None:
+            raise failed
+        return None  # the domain is the tenant's: an unknown link
+    connection.set_tenant(current)
+    return page_rows(current.schema_name, current.pk, token_hash, domain)

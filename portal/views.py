@@ -15,10 +15,12 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
+from django.middleware.gzip import re_accepts_gzip
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
@@ -151,9 +153,15 @@ def home(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> HttpRe
         context = home_context(request, access, now, csrf_token=pagecache.CSRF,
                                issue_form=IssueForm(initial=issue) if s.report_issue else None,
                                damage_form=DamageForm(initial=damage) if s.checkout_day else None)
-        page = render_to_string("portal/home.html", context, request).encode()
+        page = pagecache.Page(render_to_string("portal/home.html", context, request).encode())
         pagecache.put(key, page)
-    return HttpResponse(pagecache.fill(page, get_token(request)))
+    if not re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+        response = HttpResponse(page.fill(get_token(request)))
+    else:  # compressed when cached (gzip_page leaves a response with a Content-Encoding alone)
+        response = HttpResponse(page.gzipped(get_token(request)))
+        response["Content-Encoding"] = "gzip"
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
 
 
 def _page_key(access: PortalAccess, s: Sections, request: HttpRequest) -> tuple | None:

@@ -102,6 +102,54 @@ def test_token_of_another_tenant_is_unknown_here(stay, at, tenant, other_tenant)
     assert at(BEFORE).get(s.url).status_code == 200
 
 
+# --- the domain's tenant, remembered per process (portal.selectors.tenant_for_domain) --------------------------------
+
+@pytest.fixture
+def remembered(stay, at):
+    """A link whose page this process has served, so it remembers the domain's tenant; forgotten afterwards."""
+    from portal.selectors import forget_domains
+
+    s = stay()
+    assert at(BEFORE).get(s.url).status_code == 200
+    yield s
+    forget_domains()
+
+
+def _elsewhere(sql: str, params) -> None:
+    """A change made by another process: plain SQL, so no signal reaches this one."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_a_domain_moved_to_another_tenant_elsewhere_serves_none_of_the_old_tenants_pages(remembered, at, tenant,
+                                                                                         other_tenant):
+    domain = tenant.get_primary_domain().domain
+    _elsewhere("UPDATE public.tenants_domain SET tenant_id = %s WHERE domain = %s", (other_tenant.pk, domain))
+    response = at(BEFORE).get(remembered.url)
+    assert response.status_code == 404  # looked up in beta, the domain's tenant now: unknown there
+    assert EXPIRED in text_of(response)
+    _elsewhere("UPDATE public.tenants_domain SET tenant_id = %s WHERE domain = %s", (tenant.pk, domain))
+    assert at(BEFORE).get(remembered.url).status_code == 200  # and back: no minute's wait either way
+
+
+def test_a_domain_removed_elsewhere_is_not_found(remembered, at, tenant):
+    _elsewhere("DELETE FROM public.tenants_domain WHERE domain = %s", (tenant.get_primary_domain().domain,))
+    response = at(BEFORE).get(remembered.url)
+    assert response.status_code == 404
+    assert EXPIRED not in text_of(response)  # no tenant's page: the domain is nobody's
+
+
+def test_a_domain_saved_in_this_process_is_looked_up_again(remembered, tenant):
+    from portal import selectors
+
+    assert tenant.get_primary_domain().domain in selectors._domains
+    domain = tenant.get_primary_domain()
+    domain.save()
+    assert selectors._domains == {}
+
+
 def test_portal_switched_off_for_the_tenant(stay, at, tenant):
     from tenants.current import _cache
     from tenants.models import TenantGuestExperienceConfig

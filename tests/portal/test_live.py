@@ -66,6 +66,32 @@ def test_rate_limit_is_shared_by_processes(live, db_read):
     assert count == 70
 
 
+# --- the domain's tenant, remembered by each worker -----------------------------------------------------------------
+
+
+def test_a_tenant_dropped_by_another_process_is_not_found_at_once(live, django_db_blocker):
+    """The workers remember the domain's tenant for a minute (portal.selectors.tenant_for_domain). Another
+    process drops the tenant (its schema gone, its domain with it): the next views are a 404, not a server
+    error and not a minute of the old tenant."""
+    url = f"http://127.0.0.1:{live.port}{live.path('pre_arrival')}"
+    assert hammer(url, live.host, 6) == [200] * 6  # both workers have looked the domain up
+
+    def run(*statements):
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+
+    run((f'ALTER SCHEMA "{SCHEMA}" RENAME TO "{SCHEMA}_gone"', None),
+        ("UPDATE public.tenants_domain SET domain = 'gone.' || domain WHERE domain = %s", [live.host]))
+    try:
+        statuses = hammer(url, live.host, 6)
+    finally:
+        run((f'ALTER SCHEMA "{SCHEMA}_gone" RENAME TO "{SCHEMA}"', None),
+            ("UPDATE public.tenants_domain SET domain = %s WHERE domain = %s", [live.host, f"gone.{live.host}"]))
+    assert statuses == [404] * 6
+    assert hammer(url, live.host, 1) == [200]  # and back
+
+
 # --- the browser ----------------------------------------------------------------------------------------------------
 
 
