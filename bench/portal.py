@@ -12,9 +12,10 @@ token lookup, the shared rate-limit counter, the access count, the page rendered
 are many so no link passes the 60 requests per hour of NFR 7 (a refused request is counted as an error).
 The load is a closed loop (each of the 50 clients sends its next request as soon as it has the last answer,
 like `wrk -c 50`): with wrk where it is installed (`apt-get install wrk`; C and epoll, a few % of one core),
-else threads with one httpx client each (install-free, but they take a good part of the CPU the server needs,
-so the figures are then on the cautious side). Either way the generator shares the machine with the server,
-as a guest's phone does not. Clients send the CSRF cookie of their first visit, as a returning browser does.
+else 50 clients in one Python asyncio loop, a new connection per request (install-free, but it takes more of
+the CPU the server needs, so the figures are then on the cautious side). Either way the generator shares the
+machine with the server, as a guest's phone does not. The paced run (an open loop at half the throughput:
+the latency of a server that keeps up) is always the asyncio loop. Clients send the CSRF cookie of their first visit, as a returning browser does.
 The server is gunicorn with the `serve` command's worker options (tenants/management/commands/serve.py).
 bench/portal_cost.py reports the CPU per page of the workers and of PostgreSQL, which other work on the
 machine distorts much less than these latencies.
@@ -23,6 +24,7 @@ The last line is JSON with rps, p95_ms, bytes (the page as transferred, headers 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -32,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -144,44 +145,48 @@ def drop() -> None:
         tenant.delete(force_drop=True)
 
 
-def load(port: int, tokens: list[str], clients: int, seconds: float) -> tuple[list[float], int, int]:
-    """`clients` threads, each asking for a page as soon as it has the last one, for `seconds`.
-    Returns the latencies (s) of the answered requests, how many were not 200, and the requests sent."""
+async def _get(port: int, path: str, cookie: str) -> int:
+    """One GET on a new connection, as a browser's first request on it (the sync workers close each one
+    after the answer): the answer's status, 0 if there was none."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return 0
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {SLUG}.localhost\r\nAccept-Encoding: gzip\r\n"
+                     f"Cookie: {cookie}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        answer = await reader.read()  # to the end: the server closes the connection after the answer
+    except OSError:
+        return 0
+    finally:
+        writer.close()
+    head = answer.split(b" ", 2)
+    return int(head[1]) if len(head) > 1 and head[0].startswith(b"HTTP/1.") and head[1].isdigit() else 0
+
+
+def load(port: int, tokens: list[str], clients: int, seconds: float, cookie: str = "") -> tuple[list[float], int, int]:
+    """`clients` clients in one asyncio loop, each asking for a page as soon as it has the last one, for
+    `seconds`. Returns the latencies (s) of the answered requests, how many were not 200, and the requests sent."""
     next_token = itertools.count()
     latencies: list[float] = []
     errors = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
-    stop_at = [0.0]
 
-    def client() -> None:
-        mine: list[float] = []
-        bad = 0
-        with httpx.Client(headers={"Host": f"{SLUG}.localhost", "Accept-Encoding": "gzip"}, timeout=30.0) as http:
-            start.wait()
-            while time.perf_counter() < stop_at[0]:
-                token = tokens[next(next_token) % len(tokens)]
-                began = time.perf_counter()
-                try:
-                    status = http.get(f"http://127.0.0.1:{port}/guest/{token}").status_code
-                except httpx.HTTPError:
-                    status = 0
-                took = time.perf_counter() - began
-                if status == 200:
-                    mine.append(took)
-                else:
-                    bad += 1
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
+    async def client(stop_at: float) -> None:
+        while time.perf_counter() < stop_at:
+            token = tokens[next(next_token) % len(tokens)]
+            began = time.perf_counter()
+            status = await _get(port, f"/guest/{token}", cookie)
+            if status == 200:
+                latencies.append(time.perf_counter() - began)
+            else:
+                errors[0] += 1
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    stop_at[0] = time.perf_counter() + seconds
-    start.wait()
-    for t in threads:
-        t.join()
+    async def run() -> None:
+        stop_at = time.perf_counter() + seconds
+        await asyncio.gather(*(client(stop_at) for _ in range(clients)))
+
+    asyncio.run(run())
     return latencies, errors[0], next(next_token)
 
 
@@ -229,36 +234,23 @@ def load_wrk(port: int, tokens: list[str], clients: int, seconds: float,
     return sent, bad + failed, p50 / 1e6, p95 / 1e6, p99 / 1e6
 
 
-def paced(port: int, tokens: list[str], clients: int, rate: float, seconds: float) -> list[float]:
-    """Open loop: `clients` threads share a schedule of `rate` requests per second, each request sent at
-    its planned time whether or not earlier ones are answered. Returns latencies (s) measured from the
-    planned send time, so a server falling behind shows up in full."""
-    planned = [n / rate for n in range(int(rate * seconds))]
-    next_slot = itertools.count()
+def paced(port: int, tokens: list[str], rate: float, seconds: float, cookie: str = "") -> list[float]:
+    """Open loop: `rate` requests per second for `seconds`, each sent at its planned time whether or not
+    earlier ones are answered (one asyncio loop: threads would add their own waits for the interpreter lock to
+    the latencies). Returns latencies (s) measured from the planned send time, so a server falling behind
+    shows up in full."""
     latencies: list[float] = []
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
-    t0 = [0.0]
 
-    def client() -> None:
-        mine = []
-        with httpx.Client(headers={"Host": f"{SLUG}.localhost", "Accept-Encoding": "gzip"}, timeout=30.0) as http:
-            start.wait()
-            while (slot := next(next_slot)) < len(planned):
-                due = t0[0] + planned[slot]
-                time.sleep(max(0.0, due - time.perf_counter()))  # the schedule, not a wait for a result
-                http.get(f"http://127.0.0.1:{port}/guest/{tokens[slot % len(tokens)]}")
-                mine.append(time.perf_counter() - due)
-        with lock:
-            latencies.extend(mine)
+    async def one(due: float, token: str) -> None:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))  # the schedule, not a wait for a result
+        await _get(port, f"/guest/{token}", cookie)
+        latencies.append(time.perf_counter() - due)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    t0[0] = time.perf_counter() + 0.05
-    start.wait()
-    for t in threads:
-        t.join()
+    async def run() -> None:
+        t0 = time.perf_counter() + 0.05
+        await asyncio.gather(*(one(t0 + n / rate, tokens[n % len(tokens)]) for n in range(int(rate * seconds))))
+
+    asyncio.run(run())
     return latencies
 
 
@@ -313,8 +305,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=serve.WORKERS, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=serve.THREADS,
                         help="threads per worker (>1: gunicorn's gthread workers, which keep connections alive)")
-    parser.add_argument("--generator", choices=("auto", "wrk", "httpx"), default="auto",
-                        help="the closed-loop load: wrk where installed (auto), else Python threads with httpx")
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="the closed-loop load: wrk where installed (auto), else a Python asyncio loop")
     parser.add_argument("--no-server-timing", action="store_true",
                         help="no gunicorn access log (the per-request time inside the server is not reported)")
     parser.add_argument("--bookings", type=int, default=1000, help="links to spread the load over (60 req/h each)")
@@ -332,7 +324,7 @@ def main() -> None:
     port = args.port or free_port()
     access_log = Path(tempfile.mkstemp(prefix="portal-bench-", suffix=".log")[1])
     timing = () if args.no_server_timing else ("--access-logfile", str(access_log), "--access-logformat", "%(D)s %(s)s")
-    generator = "wrk" if args.generator == "wrk" or (args.generator == "auto" and WRK) else "httpx"
+    generator = "wrk" if args.generator == "wrk" or (args.generator == "auto" and WRK) else "python"
     if generator == "wrk" and not WRK:
         sys.exit("--generator wrk: wrk is not installed (apt-get install wrk)")
     try:
@@ -343,7 +335,7 @@ def main() -> None:
             warm = httpx.get(f"http://127.0.0.1:{port}/guest/{load_tokens[-1]}", headers={"Host": f"{SLUG}.localhost",
                                                                                              "Accept-Encoding": "gzip"})
             assert warm.status_code == 200, warm.status_code
-            # A returning guest's browser sends the CSRF cookie it was given (the httpx clients keep theirs too).
+            # A returning guest's browser sends the CSRF cookie it was given.
             cookie = f"csrftoken={warm.cookies.get('csrftoken', '')}"
             say(f"load: {args.clients} clients for {args.seconds:.0f} s on loopback ({generator}, closed loop)")
             if generator == "wrk":
@@ -352,7 +344,7 @@ def main() -> None:
                 p50, p95, p99 = (q * 1000 for q in quantiles)
                 rps = (answered - errors) / args.seconds
             else:
-                latencies, errors, sent = load(port, load_tokens[:-1], args.clients, args.seconds)
+                latencies, errors, sent = load(port, load_tokens[:-1], args.clients, args.seconds, cookie)
                 rps = len(latencies) / args.seconds
                 p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
             say(f"load: {round(rps * args.seconds)} pages in {args.seconds:.0f} s = {rps:.0f} requests/s; "
@@ -365,9 +357,9 @@ def main() -> None:
                     f"client's latency is the queue of {args.clients} clients waiting for {args.workers} workers")
             rate = max(1.0, round(rps * args.paced_share))
             paced_tokens = load_tokens[len(load_tokens) // 2:]
-            say(f"paced: {args.clients} clients sharing {rate:.0f} requests/s ({args.paced_share:.0%} of the "
-                f"throughput above) for {args.paced_seconds:.0f} s")
-            steady = paced(port, paced_tokens, args.clients, rate, args.paced_seconds)
+            say(f"paced: {rate:.0f} requests/s on schedule ({args.paced_share:.0%} of the throughput above) for "
+                f"{args.paced_seconds:.0f} s")
+            steady = paced(port, paced_tokens, rate, args.paced_seconds, cookie)
             paced_p95 = percentile(steady, 95) * 1000
             say(f"paced: latency p50 {percentile(steady, 50) * 1000:.1f} ms, p95 {paced_p95:.1f} ms")
             say("paint: chromium at 360×640 on emulated slow 3G (400 kbit/s, 400 ms latency), cache disabled")

@@ -8,7 +8,7 @@ wall-clock latency of bench/portal.py (less, not nothing: a busy machine makes e
 Same tenant and page as bench/portal.py (its set-up, its database: DATABASE_URL or the embedded one; one run
 at a time). CPU time is read from /proc/<pid>/stat (user + system) of the gunicorn workers and of the
 PostgreSQL backends connected to the database, before and after a closed-loop load (wrk where installed,
-else Python threads with httpx, whose own CPU is not counted either way), and divided by the pages served
+else a Python asyncio loop, whose own CPU is not counted either way), and divided by the pages served
 (PostgreSQL on this machine: a remote server's backends are not seen, and count as 0).
 The server runs without an access log (the bench's server timing writes one line per request).
 Measured twice: with the render cache off (every view rendered, as a link's first view is) and on, going
@@ -86,7 +86,7 @@ def run(port: int, server_pid: int, tokens: list[str], clients: int, seconds: fl
     if bench.WRK:
         answered, errors, _, p95, _ = bench.load_wrk(port, tokens, clients, seconds, cookie)
     else:
-        latencies, errors, answered = bench.load(port, tokens, clients, seconds)
+        latencies, errors, answered = bench.load(port, tokens, clients, seconds, cookie)
         p95 = bench.percentile(latencies, 95)
     wall = time.perf_counter() - began
     after = snapshot(server_pid)
@@ -121,7 +121,7 @@ def main() -> None:
 
     tokens = bench.setup(args.bookings)[bench.LCP_RUNS:]
     port = free_port()
-    generator = "wrk" if bench.WRK else "httpx threads"
+    generator = "wrk" if bench.WRK else "python asyncio"
     results = {}
     try:
         for name, pages in (("rendered", "0"), ("cached", CACHE_PAGES)):
