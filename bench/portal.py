@@ -323,7 +323,9 @@ def main() -> None:
 
     port = args.port or free_port()
     access_log = Path(tempfile.mkstemp(prefix="portal-bench-", suffix=".log")[1])
-    timing = () if args.no_server_timing else ("--access-logfile", str(access_log), "--access-logformat", "%(D)s %(s)s")
+    # The access log as `make run` writes it (its logger), in a format with the time each request took inside.
+    timing = () if args.no_server_timing else ("--access-logfile", str(access_log), "--access-logformat", "%(D)s %(s)s",
+                                                "--logger-class", serve.LOGGER_CLASS)
     generator = "wrk" if args.generator == "wrk" or (args.generator == "auto" and WRK) else "python"
     if generator == "wrk" and not WRK:
         sys.exit("--generator wrk: wrk is not installed (apt-get install wrk)")

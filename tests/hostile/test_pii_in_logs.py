@@ -134,31 +134,41 @@ def run_the_flow(tenant, portal, tick, providers):
         portal.get("/guest/" + "0" * 32)  # a 404 is logged
 
 
-def test_the_web_servers_access_log_names_no_one_and_keeps_no_link(monkeypatch):
+def test_the_web_servers_access_log_names_no_one_and_keeps_no_link(monkeypatch, tmp_path):
     """`manage.py serve` runs gunicorn with a logger whose lines drop the query string (a staff search for a
-    name or phone), the referer and request headers (Authorization), and hide the token of portal links."""
+    name or phone), the referer, request headers (Authorization) and environ variables (the cookies), and hide
+    the token of portal links: in gunicorn's standard line and in a format that asks for all of those."""
     from types import SimpleNamespace
 
     from django.core.management import call_command
     from gunicorn.config import Config
-    from gunicorn.glogging import SafeAtoms
 
     from atlas_guest.access_log import AccessLogger
 
     config = Config()
+    standard = config.access_log_format
+    log_file = tmp_path / "access.log"
+    config.set("accesslog", str(log_file))
+    config.set("access_log_format", standard + ' %(U)s %(q)s %({authorization}i)s %({HTTP_COOKIE}e)s %({Set-Cookie}o)s %({location}o)s '
+                                               '%({content-type}o)s %(D)s %(B)s %(m)s %(H)s %(u)s %(nonsense)s')
+    logger = AccessLogger(config)
     token = "0123456789abcdef0123456789abcdef"
-    lines = []
     for path, query in (("/api/guests", "q=Xiomara+Quenby"), ("/api/guests", f"q={PHONE[1:]}"),
                         (f"/guest/{token}/issue", ""), (f"/unsubscribe/{token}", "")):
         environ = {"REQUEST_METHOD": "GET", "RAW_URI": f"{path}?{query}", "PATH_INFO": path, "QUERY_STRING": query,
-                   "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
-                   "HTTP_REFERER": f"http://alpha.localhost/guest/{token}", "HTTP_USER_AGENT": "Mozilla/5.0"}
-        atoms = AccessLogger(config).atoms(SimpleNamespace(status="200 OK", sent=512, headers=[]),
-                                           [("AUTHORIZATION", "Token secret-api-key"), ("USER-AGENT", "Mozilla/5.0")],
-                                           environ, dt.timedelta(milliseconds=12))
-        lines.append(config.access_log_format % SafeAtoms(atoms) + " " + "%({authorization}i)s" % SafeAtoms(atoms))
-    text = "\n".join(lines)
-    assert "GET /api/guests HTTP/1.1" in text and "/guest/<token>/issue" in text and "Mozilla/5.0" in text
+                   "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "HTTP_COOKIE": f"sessionid={token}",
+                   "HTTP_REFERER": f"http://alpha.localhost/guest/{token}", "HTTP_USER_AGENT": "Mozilla/5.0",
+                   "HTTP_AUTHORIZATION": "Token secret-api-key"}
+        response = SimpleNamespace(status="303 See Other", sent=512, headers=[
+            ("Content-Type", "text/html"), ("Set-Cookie", f"csrftoken={token}"), ("Location", f"/guest/{token}#report")])
+        logger.access(response, SimpleNamespace(headers=[("AUTHORIZATION", "Token secret-api-key")]), environ,
+                      dt.timedelta(milliseconds=12))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    text = log_file.read_text()
+    assert text.count("\n") == 4
+    assert '"GET /api/guests HTTP/1.1" 303 512' in text and "/guest/<token>/issue" in text and "Mozilla/5.0" in text
+    assert "text/html 12000 512 GET HTTP/1.1" in text  # the atoms asked for are there
     for secret in (*FORBIDDEN, token, "secret-api-key"):
         assert secret.lower() not in text.lower(), secret
 

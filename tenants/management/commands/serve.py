@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 # gunicorn's workers (the bench's defaults too: bench/portal.py measures what `make run` serves).
 WORKERS = 2
 THREADS = 1
+LOGGER_CLASS = "atlas_guest.access_log.AccessLogger"  # no query strings, referers or link tokens; lean lines
 KEEP_ALIVE_SECONDS = 5  # a guest's next tap on the same connection skips a TCP handshake (threaded workers)
 
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         web = subprocess.Popen(
             [python, "-m", "gunicorn", "atlas_guest.wsgi:application", "--bind", f"0.0.0.0:{port}",
              "--workers", str(workers), *worker_options(threads), "--access-logfile", "-",
-             "--logger-class", "atlas_guest.access_log.AccessLogger"],  # no query strings, referers or link tokens
+             "--logger-class", LOGGER_CLASS],
             cwd=settings.BASE_DIR,
         )
         self.stdout.write(self.style.SUCCESS(f"Serving on port {port}; task cluster running. Ctrl-C stops both."))
