@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -149,10 +149,10 @@ def home(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> HttpRe
         return render(request, "portal/home.html", home_context(request, access, now))
     page = pagecache.get(key)
     if page is None:
-        issue, damage = ({"submission": placeholder} for placeholder in pagecache.SUBMISSIONS)
-        context = home_context(request, access, now, csrf_token=pagecache.CSRF,
-                               issue_form=IssueForm(initial=issue) if s.report_issue else None,
-                               damage_form=DamageForm(initial=damage) if s.checkout_day else None)
+        issue, damage = pagecache.SUBMISSIONS
+        context = home_context(request, access, now, sections=s, csrf_token=pagecache.CSRF,
+                               issue_form=_placeholder_form(IssueForm, issue) if s.report_issue else None,
+                               damage_form=_placeholder_form(DamageForm, damage) if s.checkout_day else None)
         page = pagecache.Page(render_to_string("portal/home.html", context, request).encode())
         pagecache.put(key, page)
     if not re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
@@ -187,9 +187,17 @@ def _page_key(access: PortalAccess, s: Sections, request: HttpRequest) -> tuple 
 _SECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Sections) if f.name != "local_now")
 
 
-def home_context(request: HttpRequest, access: PortalAccess, now: dt.datetime, **overrides) -> dict:
+@lru_cache(maxsize=None)
+def _placeholder_form(form_class, submission: str):
+    """The unbound form a cached page is rendered with, its submission id a placeholder: the same on every
+    render, so built once per process (building a form copies its fields)."""
+    return form_class(initial={"submission": submission})
+
+
+def home_context(request: HttpRequest, access: PortalAccess, now: dt.datetime, sections: Sections | None = None,
+                 **overrides) -> dict:
     booking = access.booking
-    s = sections_for(booking, now)
+    s = sections or sections_for(booking, now)
     context = {
         **_common(access, s),
         "notes": {m.extra_tags: str(m) for m in messages.get_messages(request)},
