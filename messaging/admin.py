@@ -10,6 +10,13 @@ from messaging.models import (
     AutomationSchedule, CommunicationLog, FailedMessage, MessageAttempt, MessageTemplate, OutboxMessage, OutboxStatus,
     SandboxMessage, ScheduleStatus,
 )
+from messaging.templates import publish_version
+
+
+# What a template is (fixed once saved) and what a host edits (each edit a new version).
+TEMPLATE_IDENTITY = ("key", "event_type", "channel", "category", "scope", "property", "language",
+                     "whatsapp_template_name")
+TEMPLATE_TEXT = ("subject", "body", "html_body")
 
 
 class PreviewForm(forms.Form):
@@ -36,12 +43,39 @@ class PreviewForm(forms.Form):
 @admin.register(MessageTemplate)
 class TemplateAdmin(TenantModelAdmin):
     """The template editor: the change page shows the template rendered on sample data (messaging/preview.py),
-    and "Preview my changes" renders the edited, unsaved text the same way without saving it."""
+    and "Preview my changes" renders the edited, unsaved text the same way without saving it. Saving an edited
+    text makes a new version (§9.2 TemplateVersion); what a template is stays as it was created."""
 
     list_display = ("key", "channel", "category", "scope", "property", "language", "version", "is_active")
     list_filter = ("scope", "channel", "category", "is_active")
     search_fields = ("key", "event_type", "body")
     change_form_template = "admin/messaging/messagetemplate/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Which template a row is, and its version, are fixed once it exists: the log names it by both.
+        return () if obj is None else (*TEMPLATE_IDENTITY, "version", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        """An edit of the text is saved as a new version, the active one (messaging.templates.publish_version):
+        the version a message was sent with keeps its text, so the message can be rebuilt from the log's
+        template and version (GX-PV-001). Saved switched off, the new version is off and the active one stays;
+        switching a version on or off alone is saved in place."""
+        if not change or not set(TEMPLATE_TEXT) & set(form.changed_data):
+            return super().save_model(request, obj, form, change)
+        previous = obj.version
+        published = publish_version(key=obj.key, scope=obj.scope, property_id=obj.property_id, language=obj.language,
+                                    subject=obj.subject, body=obj.body, html_body=obj.html_body, active=obj.is_active)
+        for field in obj._meta.concrete_fields:  # the admin goes on with the new version (message, history, redirect)
+            setattr(obj, field.attname, getattr(published, field.attname))
+        obj.published_from = previous
+        messages.info(request, f"Saved as version {published.version}. Version {previous} keeps its text for the "
+                               "messages sent with it.")
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        if getattr(obj, "published_from", None) is not None and "_continue" in request.POST:
+            response["Location"] = reverse("admin:messaging_messagetemplate_change", args=[obj.pk])  # the new version
+        return response
 
     def get_urls(self):
         preview_url = path("preview/", self.admin_site.admin_view(require_POST(self.preview_view)),

@@ -63,9 +63,10 @@ def resolve_template(event_type: str, channel: str, payload: dict, property_id: 
 
 @transaction.atomic
 def publish_version(*, key: str, scope: str, property_id: int | None = None, body: str, subject: str = "",
-                    html_body: str = "", language: str = DEFAULT_LANGUAGE) -> MessageTemplate:
-    """A host's edit: a new version becomes the active one, the previous stays for the log's history.
-    The template's event, channel and category come from the catalogue entry of the same key."""
+                    html_body: str = "", language: str = DEFAULT_LANGUAGE, active: bool = True) -> MessageTemplate:
+    """A host's edit: a new version becomes the active one, the previous stays for the log's history (not
+    `active`: the new version is saved switched off, and the active one stays as it is). The template's
+    event, channel and category come from the catalogue entry of the same key."""
     base = MessageTemplate.objects.filter(key=key).order_by("scope").first()
     if base is None:
         raise ValueError(f"unknown template key {key}")
@@ -75,12 +76,12 @@ def publish_version(*, key: str, scope: str, property_id: int | None = None, bod
         .order_by("-version")
         .first()
     )
-    MessageTemplate.objects.filter(key=key, scope=scope, property_id=property_id, language=language, is_active=True).update(
-        is_active=False
-    )
+    if active:
+        MessageTemplate.objects.filter(key=key, scope=scope, property_id=property_id, language=language,
+                                       is_active=True).update(is_active=False)
     template = MessageTemplate(
         key=key, event_type=base.event_type, channel=base.channel, category=base.category, scope=scope,
-        property_id=property_id, language=language, version=(current.version + 1) if current else 1, is_active=True,
+        property_id=property_id, language=language, version=(current.version + 1) if current else 1, is_active=active,
         subject=subject, body=body, html_body=html_body, whatsapp_template_name=base.whatsapp_template_name,
     )
     template.full_clean()

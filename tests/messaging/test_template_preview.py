@@ -1,6 +1,7 @@
 """The template editor's preview (RA-GUEST-001 §9.2 "pre-send preview with sample data", issue #7): a saved
 template on its change page, an unsaved edit posted to the preview URL, syntax problems in words a host can act
-on with nothing saved, the roles (§10.6) and one tenant never seeing another's templates (NFR 2)."""
+on with nothing saved, the roles (§10.6) and one tenant never seeing another's templates (NFR 2); a saved edit
+is a new version, so a message sent with the old one can still be rebuilt from the log (GX-PV-001)."""
 import re
 from html import unescape
 
@@ -209,3 +210,70 @@ def test_whatever_a_host_types_the_preview_answers_and_matches_the_send_path(ten
     assert all(isinstance(problem, str) and problem for problem in result.errors)
     if not result.errors and not email:
         assert result.text == render(body, sample_variables()).text
+
+
+# --- saving an edit: a new version (GX-PV-001: a sent message is rebuilt from its template and version) -------------
+
+
+def test_an_edit_saved_in_the_editor_is_a_new_version_and_the_sent_one_keeps_its_text(owner, tenant):
+    from messaging.models import CommunicationLog
+
+    first = publish_version(key="BOOKING_CONFIRMED_WA", scope="TENANT", body="Hi {{guest_name}}, you are booked!")
+    sent = CommunicationLog.objects.create(event_type=first.event_type, template=first, template_key=first.key,
+                                           template_version=first.version, channel=first.channel,
+                                           idempotency_key="sent-with-the-first-version")
+    response = owner.post(change_url(first), edit_data(first, body="Namaste {{guest_name}}, see you soon!",
+                                                       _continue="1"))
+    assert response.status_code == 302
+    versions = list(MessageTemplate.objects.filter(key=first.key, scope="TENANT").order_by("version"))
+    assert [(t.version, t.is_active) for t in versions] == [(first.version, False), (first.version + 1, True)]
+    newer = versions[1]
+    assert newer.body == "Namaste {{guest_name}}, see you soon!"
+    assert response["Location"].endswith(change_url(newer))  # the editor goes on with the new version
+    sent.refresh_from_db()
+    assert (sent.template.version, sent.template.body) == (first.version, "Hi {{guest_name}}, you are booked!")
+    assert "Hi Priya Sharma, you are booked!" in preview(sent.template).text  # rebuilt as it was sent
+    page = owner.get(response["Location"]).content.decode()
+    assert f"Saved as version {newer.version}." in unescape(page)
+
+
+def test_switching_a_version_off_is_saved_in_place(owner):
+    template = publish_version(key="BOOKING_CONFIRMED_WA", scope="TENANT", body="Hi {{guest_name}}!")
+    data = edit_data(template)
+    del data["is_active"]  # an unticked box is not posted
+    assert owner.post(change_url(template), data).status_code == 302
+    assert list(MessageTemplate.objects.filter(key=template.key, scope="TENANT").values_list("version", "is_active")) == [
+        (template.version, False)]
+
+
+def test_what_a_template_is_cannot_be_changed_once_saved(owner):
+    template = publish_version(key="BOOKING_CONFIRMED_WA", scope="TENANT", body="Hi {{guest_name}}!")
+    owner.post(change_url(template), edit_data(template, key="SOMETHING_ELSE", channel="SMS", version="9",
+                                                body="Hello {{guest_name}}!"))
+    newest = MessageTemplate.objects.filter(scope="TENANT", is_active=True).get()
+    assert (newest.key, newest.channel, newest.version) == (template.key, template.channel, template.version + 1)
+    page = owner.get(change_url(newest)).content.decode()
+    assert 'name="key"' in page and 'type="hidden" name="channel" value="WHATSAPP"' in page  # for the preview only
+    assert 'id="id_key"' not in page and 'id="id_channel"' not in page
+
+
+def test_adding_a_version_that_exists_is_a_message_not_a_500(owner):
+    template = platform("BOOKING_CONFIRMED_WA")
+    data = edit_data(template, body="Hi {{guest_name}}!")
+    del data["is_active"]
+    response = owner.post(reverse("admin:messaging_messagetemplate_add"), data)
+    assert response.status_code == 200
+    assert "already exists" in unescape(response.content.decode())
+    assert MessageTemplate.objects.filter(key=template.key, scope=template.scope).count() == 1
+
+
+def test_an_edit_saved_switched_off_leaves_the_active_version_alone(owner):
+    first = publish_version(key="BOOKING_CONFIRMED_WA", scope="TENANT", body="One {{guest_name}}")
+    second = publish_version(key="BOOKING_CONFIRMED_WA", scope="TENANT", body="Two {{guest_name}}")
+    data = edit_data(first, body="Three {{guest_name}}")
+    del data["is_active"]
+    assert owner.post(change_url(first), data).status_code == 302
+    assert list(MessageTemplate.objects.filter(key=first.key, scope="TENANT").order_by("version").values_list(
+        "version", "is_active", "body")) == [(first.version, False, "One {{guest_name}}"),
+                                             (second.version, True, "Two {{guest_name}}"),
+                                             (second.version + 1, False, "Three {{guest_name}}")]
