@@ -10,13 +10,14 @@ from bookings.models import (
     AddonRequest, Booking, Listing, ListingAccessInfo, Payment, Property, PropertyRecommendation,
 )
 from messaging.models import AutomationSchedule, CommunicationLog
+from tenants import roles
 from operations.models import ListingConsumable
 
 MONEY_FIELDS = ("total_amount", "discount_amount", "final_amount", "amount_received", "payment_status", "applied_coupon")
 
 
 def sees_money(request) -> bool:
-    return request.user.has_perm("bookings.view_financials")
+    return roles.sees_money(request.user)
 
 
 class RecommendationInline(admin.TabularInline):

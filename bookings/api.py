@@ -12,6 +12,7 @@ from bookings import services
 from bookings.lifecycle import stage_of
 from bookings.models import ActionSource, Booking, BookingSource, BookingStatus, PaymentStatus
 from messaging.models import CommunicationLog
+from tenants.roles import sees_money
 
 MONEY = ("total_amount", "discount_amount", "final_amount", "amount_received", "payment_status")
 
@@ -50,7 +51,7 @@ class BookingSerializer(serializers.ModelSerializer):
     def to_representation(self, booking):
         data = super().to_representation(booking)
         request = self.context.get("request")
-        if request is not None and not request.user.has_perm("bookings.view_financials"):
+        if request is not None and not sees_money(request.user):
             for field in MONEY:  # §10.6: amounts are the owner's
                 data.pop(field, None)
         return data

@@ -6,7 +6,7 @@ from bookings.models import Booking
 from guests.models import Guest, GuestConsent, GuestTag, TagAppliedBy
 from guests.selectors import lifetime_value
 from messaging.models import CommunicationLog
-from tenants.roles import is_owner
+from tenants.roles import is_owner, sees_money
 
 
 class TagInline(admin.TabularInline):
@@ -56,7 +56,7 @@ class GuestAdmin(TenantModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
-        if not request.user.has_perm("bookings.view_financials"):
+        if not sees_money(request.user):
             fields = [f for f in fields if f != "lifetime_value"]  # §10.6: revenue is the owner's
         return fields
 

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from atlas_guest.api import IsOwner, RolePermissions
 from guests.models import Guest
 from guests.selectors import lifetime_value
+from tenants.roles import sees_money
 
 
 class SeesFinancials(BasePermission):
@@ -26,7 +27,7 @@ class SeesFinancials(BasePermission):
     message = "Only the owner can see a guest's revenue."
 
     def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("bookings.view_financials")
+        return sees_money(request.user)
 
 
 class LifetimeValueSerializer(serializers.Serializer):

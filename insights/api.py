@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from insights.metrics import TENANT_METRICS
 from insights.views import FINANCIAL
+from tenants.roles import sees_money
 
 
 class MetricValueSerializer(serializers.Serializer):
@@ -44,10 +45,10 @@ class Metrics(APIView):
             raise ValidationError({"days": "The period must be between 1 and 366 days."})
         end = timezone.now()
         start = end - dt.timedelta(days=days)
-        sees_money = request.user.has_perm("bookings.view_financials")
+        money_shown = sees_money(request.user)
         results = {}
         for name, (label, metric) in TENANT_METRICS.items():
-            if name in FINANCIAL and not sees_money:
+            if name in FINANCIAL and not money_shown:
                 continue
             value = metric(start, end)
             results[name] = {"label": label, "value": value.value, "unit": value.unit, "detail": value.detail}

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from insights.metrics import TENANT_METRICS, weekly_trend
 from messaging.models import CommunicationLog, LogStatus
+from tenants.roles import sees_money
 
 WEEKS = 8
 FINANCIAL = {"referral_bookings", "coupon_redemption_rate"}
@@ -69,10 +70,10 @@ def dashboard(request):
     if not request.user.has_perm("messaging.view_communicationlog"):
         raise PermissionDenied  # frontdesk: no communication data (§10.6)
     now = timezone.now()
-    sees_money = request.user.has_perm("bookings.view_financials")
+    money_shown = sees_money(request.user)
     cards = []
     for name, (label, _metric) in TENANT_METRICS.items():
-        if name in FINANCIAL and not sees_money:
+        if name in FINANCIAL and not money_shown:
             continue
         trend = weekly_trend(name, now, WEEKS)
         values = [value.value for _, value in trend]

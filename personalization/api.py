@@ -16,6 +16,7 @@ from guests.models import Guest
 from personalization import semantic, uses
 from personalization.ingest import MAX_RECORDS_PER_BATCH, import_records, importable_sources
 from personalization.models import PersonalizationDecision
+from tenants.roles import sees_money
 
 FINANCIAL = {"revenue", "adr", "avg_lifetime_value"}
 # The gold profile's spend and payment columns: guest financial data, the owner's only (§10.6).
@@ -67,7 +68,7 @@ class GuestProfile(APIView):
         _require(request, "personalization.view_guest_profile", "Personalization profiles are for managers and owners.")
         guest = get_object_or_404(Guest, pk=guest_id)
         profile = uses.profile(guest.pk)
-        if profile is not None and not request.user.has_perm("bookings.view_financials"):
+        if profile is not None and not sees_money(request.user):
             profile = {k: v for k, v in profile.items() if k not in PROFILE_MONEY}  # §10.6: the owner's
         decisions = [
             {"use": d.use, "booking": d.booking_id, "key": d.key, "choice": d.choice, "factors": d.factors,
@@ -115,7 +116,7 @@ class SemanticMetric(APIView):
         responses={200: dict})
     def get(self, request, name: str):
         _require(request, "messaging.view_communicationlog", "Metrics are for managers and owners.")
-        if name in FINANCIAL and not request.user.has_perm("bookings.view_financials"):
+        if name in FINANCIAL and not sees_money(request.user):
             raise PermissionDenied("Revenue figures are for owners.")
         params = request.query_params
         by = [d.strip() for d in params.get("by", "").split(",") if d.strip()]

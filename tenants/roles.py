@@ -10,6 +10,9 @@ from django.contrib.contenttypes.management import create_contenttypes
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
 ALL = (VIEW, ADD, CHANGE, DELETE)
 
+# §10.6: booking amounts, payments and coupons are the owner's to see (bookings.models.Booking.Meta).
+FINANCIALS = "bookings.view_financials"
+
 # role -> {"app_label.model": actions}; a role has everything of the roles before it.
 FRONTDESK = {
     "guests.guest": (VIEW, ADD, CHANGE),
@@ -51,7 +54,7 @@ MANAGER = {
 TENANT_APPS_FOR_OWNER = ("guests", "bookings", "operations", "messaging", "portal", "reviews", "coupons", "personalization",
                          "auth", "authtoken")
 EXTRA = {
-    "owner": ["bookings.view_financials", "tenants.view_tenantguestexperienceconfig", "tenants.change_tenantguestexperienceconfig"],
+    "owner": [FINANCIALS, "tenants.view_tenantguestexperienceconfig", "tenants.change_tenantguestexperienceconfig"],
     "manager": ["tenants.view_tenantguestexperienceconfig", "personalization.import_guest_data",
                 "personalization.view_guest_profile"],
     "frontdesk": [],
@@ -87,6 +90,11 @@ def ensure_roles() -> dict[str, int]:
         group.permissions.set([by_name[n] for n in names if n in by_name])
         counts[role] = len(names)
     return counts
+
+
+def sees_money(user) -> bool:
+    """Whether amounts, payments, coupons and their sums are shown to this user (§10.6: the owner's)."""
+    return user.has_perm(FINANCIALS)
 
 
 def is_owner(user) -> bool:
