@@ -13,7 +13,8 @@ from tenants.roles import is_owner
 
 class RolePermissions(permissions.DjangoModelPermissions):
     """The admin's permissions, reading included: a role that may not view a model in the back office may
-    not list it through the API either (§10.6)."""
+    not list it through the API either (§10.6). A POST action on an existing row (a view's `changes_rows`:
+    check in, cancel) changes that row: it needs the change permission, not the add one."""
 
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,
@@ -21,6 +22,13 @@ class RolePermissions(permissions.DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request, view) -> bool:
+        if request.method == "POST" and getattr(view, "action", None) in getattr(view, "changes_rows", ()):
+            if not (request.user and request.user.is_authenticated):
+                return False
+            return request.user.has_perms(self.get_required_permissions("PATCH", self._queryset(view).model))
+        return super().has_permission(request, view)
 
 
 class IsOwner(permissions.BasePermission):

@@ -79,6 +79,7 @@ class MessageSerializer(serializers.ModelSerializer):
 class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = BookingSerializer
     permission_classes = [RolePermissions]
+    changes_rows = ("confirm", "cancel", "check_in", "check_out")  # POSTs that change a booking (RolePermissions)
     queryset = Booking.objects.select_related("guest", "listing__property").order_by("-checkin_date", "-id")
 
     def get_serializer_class(self):

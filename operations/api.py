@@ -29,6 +29,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class _IssueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [RolePermissions]
+    changes_rows = ("acknowledge", "resolve")  # POSTs that change an issue (RolePermissions)
 
     @extend_schema(parameters=[OpenApiParameter("status", str, enum=WorkStatus.values)])
     def list(self, request, *args, **kwargs):

@@ -139,3 +139,22 @@ def test_openapi_schema_and_docs(tenant_client):
     schema = tenant_client.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/bookings/{id}/check-in" in schema.content
     assert tenant_client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("perms, allowed", [({"view_booking", "change_booking"}, True),
+                                            ({"view_booking", "add_booking"}, False)])
+def test_an_action_on_a_booking_needs_the_change_permission_not_add(tenant, perms, allowed):
+    """Checking in, confirming or cancelling changes a booking that exists: a user who may only add bookings
+    may not; one who may change them but not add any may."""
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("custom-api", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="bookings", codename__in=perms))
+    client = SchemaKeepingClient(HTTP_HOST="alpha.localhost", keep=tenant)
+    client.force_login(user)
+    booking = make_booking(status="Lead")
+    for action in ("confirm", "check-in", "check-out"):
+        response = client.post(f"/api/bookings/{booking.pk}/{action}")
+        assert response.status_code == (200 if allowed else 403), (action, response.content)
+    booking.refresh_from_db()
+    assert (booking.status == "Completed") == allowed
