@@ -15,7 +15,8 @@ like `wrk -c 50`): with wrk where it is installed (`apt-get install wrk`; C and 
 else 50 clients in one Python asyncio loop, a new connection per request (install-free, but it takes more of
 the CPU the server needs, so the figures are then on the cautious side). Either way the generator shares the
 machine with the server, as a guest's phone does not. The paced run (an open loop at half the throughput:
-the latency of a server that keeps up) is always the asyncio loop. Clients send the CSRF cookie of their first visit, as a returning browser does.
+the latency of a server that keeps up) is always the asyncio loop. Clients send the CSRF cookie of their
+first visit, as a returning browser does.
 The server is gunicorn with the `serve` command's worker options (tenants/management/commands/serve.py).
 bench/portal_cost.py reports the CPU per page of the workers and of PostgreSQL, which other work on the
 machine distorts much less than these latencies.

@@ -12,5 +12,6 @@ class PortalConfig(AppConfig):
         from tenants.models import Domain, Tenant
 
         for model in (Domain, Tenant):
-            post_save.connect(forget_domains, sender=model, dispatch_uid=f"portal.forget_domains.save.{model.__name__}")
-            post_delete.connect(forget_domains, sender=model, dispatch_uid=f"portal.forget_domains.delete.{model.__name__}")
+            for signal, name in ((post_save, "save"), (post_delete, "delete")):
+                uid = f"portal.forget_domains.{name}.{model.__name__}"
+                signal.connect(forget_domains, sender=model, dispatch_uid=uid)

@@ -39,8 +39,8 @@ from django.utils.text import compress_string
 
 from portal.forms import new_submission_id
 
-# ~9 KB of UTF-8 and ~3 KB deflated each, with its key: some 30 MB per web process at most. PORTAL_PAGE_CACHE_PAGES=0 turns the
-# cache off (bench/portal_cost.py measures the page both ways).
+# ~9 KB of UTF-8 and ~3 KB deflated each, with its key: some 30 MB per web process at most.
+# PORTAL_PAGE_CACHE_PAGES=0 turns the cache off (bench/portal_cost.py measures the page both ways).
 MAX_PAGES = int(os.environ.get("PORTAL_PAGE_CACHE_PAGES", "2048"))
 
 # Unguessable per process, so no stored text can contain one by chance or on purpose.

@@ -149,8 +149,9 @@ def test_the_web_servers_access_log_names_no_one_and_keeps_no_link(monkeypatch, 
     standard = config.access_log_format
     log_file = tmp_path / "access.log"
     config.set("accesslog", str(log_file))
-    config.set("access_log_format", standard + ' %(U)s %(q)s %({authorization}i)s %({HTTP_COOKIE}e)s %({Set-Cookie}o)s %({location}o)s '
-                                               '%({content-type}o)s %(D)s %(B)s %(m)s %(H)s %(u)s %(nonsense)s')
+    config.set("access_log_format", standard + ' %(U)s %(q)s %({authorization}i)s %({HTTP_COOKIE}e)s '
+                                               '%({Set-Cookie}o)s %({location}o)s %({content-type}o)s %(D)s %(B)s '
+                                               '%(m)s %(H)s %(u)s %(nonsense)s')
     logger = AccessLogger(config)
     token = "0123456789abcdef0123456789abcdef"
     for path, query in (("/api/guests", "q=Xiomara+Quenby"), ("/api/guests", f"q={PHONE[1:]}"),
@@ -160,7 +161,8 @@ def test_the_web_servers_access_log_names_no_one_and_keeps_no_link(monkeypatch, 
                    "HTTP_REFERER": f"http://alpha.localhost/guest/{token}", "HTTP_USER_AGENT": "Mozilla/5.0",
                    "HTTP_AUTHORIZATION": "Token secret-api-key"}
         response = SimpleNamespace(status="303 See Other", sent=512, headers=[
-            ("Content-Type", "text/html"), ("Set-Cookie", f"csrftoken={token}"), ("Location", f"/guest/{token}#report")])
+            ("Content-Type", "text/html"), ("Set-Cookie", f"csrftoken={token}"),
+            ("Location", f"/guest/{token}#report")])
         logger.access(response, SimpleNamespace(headers=[("AUTHORIZATION", "Token secret-api-key")]), environ,
                       dt.timedelta(milliseconds=12))
     for handler in logger.access_log.handlers:

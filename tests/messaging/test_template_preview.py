@@ -242,8 +242,8 @@ def test_switching_a_version_off_is_saved_in_place(owner):
     data = edit_data(template)
     del data["is_active"]  # an unticked box is not posted
     assert owner.post(change_url(template), data).status_code == 302
-    assert list(MessageTemplate.objects.filter(key=template.key, scope="TENANT").values_list("version", "is_active")) == [
-        (template.version, False)]
+    versions = MessageTemplate.objects.filter(key=template.key, scope="TENANT").values_list("version", "is_active")
+    assert list(versions) == [(template.version, False)]
 
 
 def test_what_a_template_is_cannot_be_changed_once_saved(owner):

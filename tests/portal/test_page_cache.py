@@ -117,7 +117,8 @@ def test_a_page_compresses_about_as_well_as_in_one_piece(in_stay, at):
     values = len(re.findall(rb'name="(?:csrfmiddlewaretoken|submission)"', html))
     assert values >= 2
     page = pagecache.Page(html)  # no placeholders left in a served page: the values are part of the text here
-    filled = pagecache.Page(re.sub(rb'(name="csrfmiddlewaretoken" value=")[^"]*', rb"\1" + pagecache.CSRF.encode(), html))
+    csrf_field = rb'(name="csrfmiddlewaretoken" value=")[^"]*'
+    filled = pagecache.Page(re.sub(csrf_field, rb"\1" + pagecache.CSRF.encode(), html))
     whole = len(compress_string(html))
     spliced = len(filled.gzipped("x" * CSRF_TOKEN_LENGTH)) - pagecache.MAX_RANDOM_NAME
     assert len(page.gzipped("x" * CSRF_TOKEN_LENGTH)) <= whole + pagecache.MAX_RANDOM_NAME
