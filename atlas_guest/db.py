@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlparse, urlunparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMBEDDED_DATA_DIR = BASE_DIR / ".data" / "pg"
@@ -40,6 +40,22 @@ def embedded_database_url(data_dir: Path = EMBEDDED_DATA_DIR) -> str:
 
 def database_url() -> str:
     return os.environ.get("DATABASE_URL") or embedded_database_url()
+
+
+def ensure_database() -> None:
+    """With DATABASE_URL set, create its database on that server if missing (the embedded path creates its
+    own): for the benchmarks, each in a database of its own."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as server:
+        if server.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def fix_socket_host(db: dict) -> dict:

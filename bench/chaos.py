@@ -45,7 +45,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,6 +52,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atlas_guest.settings")
 os.environ.setdefault("ATLAS_EMBEDDED_DB", "atlas_chaos")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+from atlas_guest.db import ensure_database  # noqa: E402  (no Django needed)
 from tests.messaging.fakes import FakeProvider, Reply, Seen  # noqa: E402  (no Django needed)
 
 UTC = dt.timezone.utc
@@ -259,21 +259,6 @@ def sendgrid_keys():
 
 
 # --- database and seeding -------------------------------------------------------------------------------
-
-
-def ensure_database() -> None:
-    """With DATABASE_URL set, create its database if missing (the embedded server creates its own)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        return
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = urlunparse(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup(tenants: int, messages: int) -> list[str]:

@@ -43,6 +43,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atlas_guest.settings")
 os.environ.setdefault("ATLAS_EMBEDDED_DB", "atlas_bench")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+from atlas_guest.db import ensure_database  # noqa: E402
+
+ensure_database()  # on DATABASE_URL's server, as the embedded one makes its own
+
 import django  # noqa: E402
 
 django.setup()

@@ -4,8 +4,6 @@ import datetime as dt
 import os
 from urllib.parse import urlparse, urlunparse
 
-import psycopg
-import psycopg.sql
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
@@ -18,25 +16,15 @@ UTC = dt.timezone.utc
 
 def bench_env(suffix: str) -> dict:
     """The environment for running a bench as a subprocess in its own database: DATABASE_URL's name plus
-    `_<suffix>` (created on that server if missing), or `atlas_<suffix>_test` on the embedded server (which
-    creates it itself)."""
+    `_<suffix>`, or `atlas_<suffix>_test` on the embedded server (the bench creates its database if missing)."""
     env = {**os.environ}
     url = os.environ.get("DATABASE_URL")
     if url:
         parts = urlparse(url)
         env["DATABASE_URL"] = urlunparse(parts._replace(path=f"{parts.path.rstrip('/')}_{suffix}"))
-        _create_database(env["DATABASE_URL"])
     else:
         env["ATLAS_EMBEDDED_DB"] = f"atlas_{suffix}_test"
     return env
-
-
-def _create_database(url: str) -> None:
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as server:
-        if server.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            server.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
 
 
 def log_pk_of(key: str) -> int | None:
