@@ -54,7 +54,7 @@ class PortalAccess:
     booking: Booking
     # The portal has expired but the review page is still open (EC-08): nothing else is served.
     review_only: bool
-    page: PageRows | None = None  # what the page shows, read with the link (None: read it when needed)
+    page: PageRows  # what the page shows, read with the link
 
     @property
     def actor(self) -> str:

@@ -12,7 +12,6 @@ from functools import lru_cache, wraps
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.middleware.gzip import re_accepts_gzip
@@ -35,7 +34,6 @@ from portal.access import PortalAccess, find_access, over_rate_limit, review_dea
 from portal.forms import AddonForm, DamageForm, IssueForm, ReviewForm
 from personalization.models import Use
 from portal.sections import Sections, sections_for
-from portal.selectors import PageRows, page_rows
 from reviews.models import GuestReview
 from tenants.current import current_tenant
 
@@ -169,7 +167,7 @@ def _page_key(access: PortalAccess, s: Sections, request: HttpRequest) -> tuple 
     one-off notes to show, the post-stay page (coupon validity, the review), personalized ranking (which
     records its decision on every view)."""
     page = access.page
-    if page is None or s.after_checkout or len(messages.get_messages(request)):
+    if s.after_checkout or len(messages.get_messages(request)):
         return None
     if page.config is None or page.config.personalizes(Use.RECOMMENDATIONS):
         return None
@@ -252,7 +250,7 @@ def _nearby(access: PortalAccess, s: Sections) -> dict:
     """The local recommendations, and the key of their rendered section: the rows as read (all their columns)
     and the order shown, so the cached section is the one these rows render, never an older one."""
     recommendations = _recommendations(access, s) if s.recommendations else []
-    key = f"{_page(access).recommendations_version}|{[r.pk for r in recommendations]}" if recommendations else ""
+    key = f"{access.page.recommendations_version}|{[r.pk for r in recommendations]}" if recommendations else ""
     return {"recommendations": recommendations, "nearby_key": key}
 
 
@@ -266,20 +264,13 @@ def _access_info(listing):
 def _recommendations(access: PortalAccess, s: Sections) -> list[PropertyRecommendation]:
     """The property's active recommendations in the host's order (read with the link), the guest's category
     affinity first where the tenant personalizes them."""
-    page, booking = _page(access), access.booking
+    page, booking = access.page, access.booking
     found = page.recommendations
     if len(found) < 2 or (page.config is not None and not page.config.personalizes(Use.RECOMMENDATIONS)):
         return found
     from personalization.uses import rank_recommendations
 
     return rank_recommendations(booking, found, s.local_now)
-
-
-def _page(access: PortalAccess) -> PageRows:
-    """What the page shows, as read with the link (read again where the access was made without it)."""
-    if access.page is None:
-        return page_rows(connection.schema_name, current_tenant().pk, access.row.token_hash)
-    return access.page
 
 
 def _checked_in_text(booking: Booking, s: Sections) -> str:
@@ -293,7 +284,7 @@ def _checked_in_text(booking: Booking, s: Sections) -> str:
 
 def _addon_offers(access: PortalAccess, s: Sections) -> list[dict]:
     """The add-ons offered now, and those already asked for with where they stand."""
-    asked = dict(_page(access).addon_requests)  # oldest first: the latest request per add-on wins
+    asked = dict(access.page.addon_requests)  # oldest first: the latest request per add-on wins
     booking = access.booking
     offers = []
     for code in ADDON_PRICE_FIELD:
