@@ -15,7 +15,7 @@ import traceback
 
 from gunicorn.glogging import Logger
 
-_SECRET_PATHS = re.compile(r"^/(guest|unsubscribe)/[^/]+")
+_SECRET_PATHS = re.compile(r"^/(guest|unsubscribe|calendar|stay)/[^/]+")
 
 
 def scrub_path(path: str) -> str:
@@ -95,10 +95,20 @@ class Atoms(dict):
 
 
 class HideLinkTokens(logging.Filter):
-    """Django logs the path of every 4xx/5xx ("Not Found: /guest/…", django.request): a portal or unsubscribe
-    link's token is a credential, so it is replaced by its name in the line's arguments."""
+    """Django logs the path of every 4xx/5xx ("Not Found: /guest/…", django.request): a portal, unsubscribe,
+    calendar or stay link's token is a credential, so it is replaced by its name in the line's arguments.
+    httpx logs each outbound request's URL: an OTA calendar link carries its secret in the query string
+    (Airbnb's `?s=`, Booking.com's `?t=`), so outbound URLs are logged without it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(scrub_path(arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(_scrubbed(arg) for arg in record.args)
         return True
+
+
+def _scrubbed(arg):
+    if isinstance(arg, str):
+        return scrub_path(arg)
+    if type(arg).__name__ == "URL" and getattr(arg, "query", b""):  # httpx.URL
+        return str(arg.copy_with(query=None)) + "?<hidden>"
+    return arg

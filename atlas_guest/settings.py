@@ -55,6 +55,7 @@ TENANT_APPS = [
     "reviews",
     "coupons",
     "personalization",
+    "intake",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -205,6 +206,17 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
 # How long a worker holds the messages it claimed while it sends them (issue #9); a crashed worker's claims
 # are reconciled from provider webhooks, or sent again, once it has passed. Must exceed 2x the timeout.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
+
+# Booking intake (issue 15): OTA calendar links are read with these limits. A link the host pastes is fetched
+# by our server: addresses on private networks (the cloud's metadata service, the database) are refused
+# unless CALENDAR_FEEDS_ALLOW_PRIVATE is set (a laptop's demo, the tests' local feed server).
+CALENDAR_FEED_TIMEOUT_SECONDS = env.float("CALENDAR_FEED_TIMEOUT_SECONDS", default=15.0)
+CALENDAR_FEED_MAX_BYTES = env.int("CALENDAR_FEED_MAX_BYTES", default=2 * 1024 * 1024)
+CALENDAR_FEED_MAX_REDIRECTS = env.int("CALENDAR_FEED_MAX_REDIRECTS", default=5)
+CALENDAR_FEED_FETCH_THREADS = env.int("CALENDAR_FEED_FETCH_THREADS", default=8)
+CALENDAR_FEEDS_ALLOW_PRIVATE = env.bool("CALENDAR_FEEDS_ALLOW_PRIVATE", default=False)
+# The demo host's sample Airbnb calendar at /calendar/demo/airbnb.ics (make run sets it; never in production).
+ATLAS_DEMO = env.bool("ATLAS_DEMO", default=False)
 
 # RA-GUEST-001 §5.5: emergencies also reach the Atlas admin on call.
 PLATFORM_ALERT_PHONE = env.str("PLATFORM_ALERT_PHONE", default="")

@@ -20,6 +20,7 @@ urlpatterns = [
     *api_urls,
     *webhook_urls,
     *messaging_tenant_urls,
+    path("", include("intake.urls")),  # /calendar/<token>.ics, /stay/<token>
     path("", include("portal.urls")),  # /guest/<token>: tenant domains only
 ]
 handler404 = "atlas_guest.api.not_found"  # JSON under /api/

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from atlas_guest.admin_base import ReadOnlyInline, TenantModelAdmin
 from bookings import services
@@ -12,6 +13,9 @@ from bookings.models import (
 from messaging.models import AutomationSchedule, CommunicationLog
 from tenants import roles
 from operations.models import ListingConsumable
+from intake import services as intake_services
+from intake.admin import CalendarFeedInline, save_feed_formset
+from intake.models import CalendarFeed, FeedSource
 
 MONEY_FIELDS = ("total_amount", "discount_amount", "final_amount", "amount_received", "payment_status", "applied_coupon")
 
@@ -48,7 +52,40 @@ class ListingAdmin(TenantModelAdmin):
     list_display = ("name", "property", "listing_type", "room_status", "checkin_time", "checkout_time", "supports_early_checkin")
     list_filter = ("property", "listing_type", "room_status")
     search_fields = ("name", "property__name")
-    inlines = [AccessInfoInline, ConsumableInline]
+    inlines = [AccessInfoInline, ConsumableInline, CalendarFeedInline]
+    readonly_fields = ("ota_message", "calendar_export")
+
+    @admin.display(description="Message for Airbnb / Booking.com")
+    def ota_message(self, listing: Listing):
+        """Issue 15: the one link a calendar booking's guest needs, in a text for the OTA's scheduled message."""
+        if not listing.pk:
+            return "Save the listing first."
+        from tenants.current import current_tenant
+
+        text = intake_services.ota_message_text(listing, current_tenant().host_name)
+        return format_html(
+            '<textarea readonly rows="5" cols="90" onclick="this.select()">{}</textarea><p class="help">Paste this into '
+            "Airbnb › Messages › Scheduled messages (send: when a booking is confirmed) and Booking.com › Messages › "
+            "Scheduled messages. Guests whose booking came from a calendar open it, find their stay and complete "
+            "their check-in; their messages start then.</p>", text)
+
+    @admin.display(description="This listing's calendar, for the OTAs")
+    def calendar_export(self, listing: Listing):
+        if not listing.pk:
+            return "Save the listing first."
+        rows = [("Every OTA", intake_services.calendar_export_url(listing))] + [
+            (f"For {source.label} (leaves out its own stays)", intake_services.calendar_export_url(listing, source.value))
+            for source in (FeedSource.AIRBNB, FeedSource.BOOKING_COM)]
+        return format_html(
+            "<dl>{}</dl><p class=\"help\">Import this link into each OTA's calendar (Airbnb › Calendar › Import), so "
+            "dates booked elsewhere or blocked here are closed there too.</p>",
+            format_html_join("", "<dt>{}</dt><dd><code>{}</code></dd>", rows))
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is CalendarFeed:
+            save_feed_formset(formset)
+        else:
+            super().save_formset(request, form, formset, change)
 
 
 @admin.register(ListingAccessInfo)
@@ -97,14 +134,14 @@ class AddonInline(admin.TabularInline):
 class BookingAdmin(TenantModelAdmin):
     list_display = ("id", "guest", "listing", "checkin_date", "checkout_date", "status", "source", "stage",
                     "final_amount", "payment_status")
-    list_filter = ("status", "source", "payment_status", "listing__property")
-    search_fields = ("guest__name", "guest__phone", "id")
+    list_filter = ("status", "contact_needed", "source", "payment_status", "listing__property")
+    search_fields = ("guest__name", "guest__phone", "id", "external_reference")
     date_hierarchy = "checkin_date"
     list_select_related = ("guest", "listing__property")
     autocomplete_fields = ("guest",)
-    readonly_fields = ("stage", "guest_tags", "confirmed_at", "cancelled_at", "checked_in_at", "checked_in_via",
+    readonly_fields = ("stage", "guest_tags", "guest_link", "contact_needed", "confirmed_at", "cancelled_at", "checked_in_at", "checked_in_via",
                        "checked_out_at", "checked_out_via", "review_request_status", "created_at", "updated_at")
-    actions = ["confirm", "check_in", "check_out", "cancel"]
+    actions = ["confirm", "check_in", "check_out", "cancel", "start_messages"]
 
     def get_queryset(self, request):
         completed = Booking.objects.filter(guest_id=OuterRef("guest_id"), status="Completed").values("guest_id").annotate(
@@ -125,8 +162,8 @@ class BookingAdmin(TenantModelAdmin):
         return super().lookup_allowed(lookup, value, request)
 
     def get_fields(self, request, obj=None):
-        fields = ["guest", "listing", "status", "source", "checkin_date", "checkout_date", "guests_planned",
-                  *MONEY_FIELDS, "referral_code", "notes", *self.readonly_fields]
+        fields = ["guest", "listing", "status", "source", "external_reference", "checkin_date", "checkout_date",
+                  "guests_planned", "expected_arrival_time", *MONEY_FIELDS, "referral_code", "notes", *self.readonly_fields]
         return fields if sees_money(request) else [f for f in fields if f not in MONEY_FIELDS]
 
     def get_inlines(self, request, obj):
@@ -143,6 +180,15 @@ class BookingAdmin(TenantModelAdmin):
             return "—"
         completed = getattr(booking, "completed_stays", None) or 0
         return stage_of(booking, timezone.now(), completed_stays=completed).label
+
+    @admin.display(description="Guest's portal link")
+    def guest_link(self, booking: Booking):
+        """Issue 15: the link to send a calendar booking's guest by hand (it opens "Complete your check-in")."""
+        if not booking.pk or booking.status != "Confirmed":
+            return "—"
+        link = intake_services.booking_link(booking)
+        note = " — the guest has not completed their contact yet: no message can go" if booking.contact_needed else ""
+        return format_html('<code>{}</code>{}', link, note) if link else "—"
 
     @admin.display(description="Guest tags")
     def guest_tags(self, booking: Booking) -> str:
@@ -180,6 +226,13 @@ class BookingAdmin(TenantModelAdmin):
     @admin.action(description="Check out (creates the turnover task)")
     def check_out(self, request, queryset):
         self._run(request, queryset, lambda b: services.check_out_guest(b, via="STAFF"), "checked out")
+
+    @admin.action(description="Start messages (the guest's phone or email is now on their guest page)")
+    def start_messages(self, request, queryset):
+        from intake.contact import contact_entered_by_host
+
+        self._run(request, queryset.filter(contact_needed=True),
+                  lambda b: contact_entered_by_host(b, actor=f"user:{request.user.pk}"), "started")
 
     @admin.action(description="Cancel (cancels pending messages)")
     def cancel(self, request, queryset):

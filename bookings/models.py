@@ -181,10 +181,13 @@ class BookingSource(models.TextChoices):
     DIRECT = "Direct", "Direct"
     AIRBNB = "Airbnb", "Airbnb"
     BOOKING_COM = "Booking.com", "Booking.com"
+    AGODA = "Agoda", "Agoda"
+    MAKEMYTRIP = "MakeMyTrip", "MakeMyTrip / Goibibo"
     OTHER = "Other", "Other"
 
 
-OTA_SOURCES = (BookingSource.AIRBNB, BookingSource.BOOKING_COM, BookingSource.OTHER)
+OTA_SOURCES = (BookingSource.AIRBNB, BookingSource.BOOKING_COM, BookingSource.AGODA, BookingSource.MAKEMYTRIP,
+               BookingSource.OTHER)
 
 
 class PaymentStatus(models.TextChoices):
@@ -231,6 +234,13 @@ class Booking(models.Model):
     review_request_status = models.CharField(
         max_length=12, choices=ReviewRequestStatus.choices, default=ReviewRequestStatus.NOT_STARTED
     )
+    # Intake: the booking's id where it came from (an OTA's reservation code or calendar UID, a PMS booking
+    # number); with the source it is unique, so a feed, a file or an API retry never books a stay twice.
+    external_reference = models.CharField(max_length=200, blank=True)
+    # A calendar booking arrives without the guest's phone or email: no message can go until the guest
+    # completes their contact on the portal (intake.contact), which starts the guest's message sequence.
+    contact_needed = models.BooleanField(default=False)
+    expected_arrival_time = models.TimeField(null=True, blank=True)
     # RA-GUEST-001 §7.7: the referral code the guest booked with.
     referral_code = models.CharField(max_length=20, null=True, blank=True)
     applied_coupon = models.ForeignKey(
@@ -263,11 +273,16 @@ class Booking(models.Model):
             models.CheckConstraint(
                 condition=Q(checked_out_at__isnull=True) | ~Q(checked_out_via=""), name="booking_checkout_has_source"
             ),
+            models.UniqueConstraint(fields=["source", "external_reference"], condition=~Q(external_reference=""),
+                                    name="booking_external_reference_unique_per_source"),
+            models.UniqueConstraint(fields=["listing", "external_reference"], condition=~Q(external_reference=""),
+                                    name="booking_external_reference_unique_per_listing"),
         ]
         indexes = [
             models.Index(fields=["status", "checkin_date"], name="booking_status_checkin_idx"),
             models.Index(fields=["guest", "status"], name="booking_guest_status_idx"),
             models.Index(fields=["listing", "checkin_date"], name="booking_listing_checkin_idx"),
+            models.Index(fields=["checkin_date"], condition=Q(contact_needed=True), name="booking_contact_needed_idx"),
         ]
 
     def __str__(self) -> str:

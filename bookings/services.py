@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.models import ActionSource, Booking, BookingStatus, Payment, PaymentStatus
@@ -26,8 +26,32 @@ def _publish(event_type: str, booking: Booking, now: dt.datetime, **payload) -> 
     note_due(now, now)  # last: the tenant's wake-up row is always the last lock a transaction takes
 
 
+class DuplicateBooking(ValidationError):
+    """A booking with this source and external reference exists already (an OTA feed, a file or an API retry
+    bringing the same stay again). `existing` is that booking."""
+
+    def __init__(self, existing: Booking):
+        self.existing = existing
+        super().__init__(
+            {"external_reference": f"Booking #{existing.pk} already has the {existing.source} reference "
+                                   f"“{existing.external_reference}”."}
+        )
+
+
+def existing_external_booking(source: str, external_reference: str, listing_id: int | None = None) -> Booking | None:
+    """The booking a source's reference already made (unique per source, and per listing), if any."""
+    if not external_reference:
+        return None
+    found = Booking.objects.filter(source=source, external_reference=external_reference).first()
+    if found is None and listing_id is not None:
+        found = Booking.objects.filter(listing_id=listing_id, external_reference=external_reference).first()
+    return found
+
+
 def create_booking(*, confirm: bool = True, now: dt.datetime | None = None, **fields) -> Booking:
-    """Validate and store a booking: a lead, or confirmed at once (publishing `booking.confirmed`)."""
+    """Validate and store a booking: a lead, or confirmed at once (publishing `booking.confirmed`). A booking
+    whose (source, external reference) exists raises DuplicateBooking, also when a concurrent request stored
+    it first (the unique constraints decide)."""
     now = now or timezone.now()
     if fields.get("referral_code"):  # §7.7: `?ref=` from the referral link; not the guest's own
         from guests.referrals import referrer_for
@@ -41,11 +65,43 @@ def create_booking(*, confirm: bool = True, now: dt.datetime | None = None, **fi
     # constraints without a query each, and related objects handed in as instances need no existence check.
     given = [name for name in ("guest", "listing") if name in fields]
     booking.full_clean(exclude=given, validate_constraints=False)
-    with transaction.atomic():
-        booking.save()
-        if confirm:
-            _publish(ev.BOOKING_CONFIRMED, booking, now)
+    if booking.external_reference:
+        existing = existing_external_booking(booking.source, booking.external_reference, booking.listing_id)
+        if existing is not None:
+            raise DuplicateBooking(existing)
+    try:
+        with transaction.atomic():
+            booking.save()
+            if confirm:
+                _publish(ev.BOOKING_CONFIRMED, booking, now)
+    except IntegrityError:
+        existing = existing_external_booking(booking.source, booking.external_reference, booking.listing_id)
+        if existing is None:
+            raise
+        raise DuplicateBooking(existing) from None
     return booking
+
+
+@transaction.atomic
+def change_booking_dates(booking: Booking | int, *, checkin_date: dt.date, checkout_date: dt.date,
+                         now: dt.datetime | None = None) -> tuple[Booking, bool]:
+    """Move a stay (an OTA calendar moved it). Its pending touchpoints are rebuilt for the new dates by the
+    `booking.dates_changed` handler; what was sent stays sent. Returns (booking, whether the dates moved)."""
+    now = now or timezone.now()
+    booking = locked_booking(booking)
+    if (booking.checkin_date, booking.checkout_date) == (checkin_date, checkout_date):
+        return booking, False
+    if booking.status in (BookingStatus.CANCELLED, BookingStatus.COMPLETED):
+        raise ValidationError(f"A {booking.get_status_display().lower()} booking's dates cannot change.")
+    if checkout_date <= checkin_date:
+        raise ValidationError({"checkout_date": "Check-out must be after check-in."})
+    if booking.checked_in_at is not None and checkin_date != booking.checkin_date:
+        raise ValidationError("The guest has checked in: only the check-out date can change now.")
+    before = {"checkin_date": booking.checkin_date.isoformat(), "checkout_date": booking.checkout_date.isoformat()}
+    booking.checkin_date, booking.checkout_date = checkin_date, checkout_date
+    booking.save(update_fields=["checkin_date", "checkout_date", "updated_at"])
+    _publish(ev.BOOKING_DATES_CHANGED, booking, now, before=before)
+    return booking, True
 
 
 @transaction.atomic

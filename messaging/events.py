@@ -6,6 +6,8 @@ BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 STAY_CHECKED_IN = "stay.checked_in"
 STAY_CHECKED_OUT = "stay.checked_out"
+BOOKING_DATES_CHANGED = "booking.dates_changed"  # an OTA calendar moved the stay: its schedules are rebuilt
+BOOKING_CONTACT_COMPLETED = "booking.contact_completed"  # a calendar booking's guest gave their contact
 
 # Appendix A: guest-domain events (each a message touchpoint unless noted).
 GUEST_BOOKING_CONFIRMED = "guest.booking_confirmed"
@@ -38,7 +40,8 @@ STAY_PREPARE_ARRIVAL = "stay.prepare_arrival"  # a timer, not a message
 GUEST_PROACTIVE_WIFI = "guest.proactive_wifi"  # a past WiFi complaint: the WiFi details first, unasked
 GUEST_PROACTIVE_LATE_CHECKOUT = "guest.proactive_late_checkout"  # late check-out offered before it is asked for
 
-DOMAIN_EVENTS = frozenset({BOOKING_CONFIRMED, BOOKING_CANCELLED, STAY_CHECKED_IN, STAY_CHECKED_OUT})
+DOMAIN_EVENTS = frozenset({BOOKING_CONFIRMED, BOOKING_CANCELLED, STAY_CHECKED_IN, STAY_CHECKED_OUT, BOOKING_DATES_CHANGED,
+                           BOOKING_CONTACT_COMPLETED})
 
 # Events that are timers for the system, not messages to anyone.
 SYSTEM_EVENTS = frozenset({STAY_AUTO_CHECKOUT_DUE, STAY_PREPARE_ARRIVAL})

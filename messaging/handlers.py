@@ -30,22 +30,68 @@ def on_bookings_confirmed(rows: list[OutboxMessage], now: dt.datetime) -> dt.dat
     if not bookings:
         return None
     issue_portal_tokens(bookings)  # GX-GP-001: before the first message, which carries the link
+    return _start_lifecycle(bookings, now)
+
+
+def _start_lifecycle(bookings: list[Booking], now: dt.datetime) -> dt.datetime | None:
+    """What a confirmation starts: tags, referral rewards and the §3.1 sequence. A calendar booking without
+    the guest's contact gets only its host and system touchpoints; completing the contact runs this again."""
+    reachable = [b for b in bookings if not b.contact_needed]
     # GX-PS-004: a guest who books again no longer gets the re-engagement of earlier stays.
     lifecycle.cancel_pending_for_guests(
-        {b.guest_id for b in bookings}, "guest booked again", event_types=[ev.GUEST_REENGAGEMENT],
-        keep_bookings={b.pk for b in bookings},
+        {b.guest_id for b in reachable}, "guest booked again", event_types=[ev.GUEST_REENGAGEMENT],
+        keep_bookings={b.pk for b in reachable},
     )
     from guests import tags
     from guests.referrals import reward_referral
 
-    tags.on_bookings_confirmed(bookings, now)  # before the confirmation renders: "Welcome back" reads the history
-    for booking in bookings:
+    tags.on_bookings_confirmed(reachable, now)  # before the confirmation renders: "Welcome back" reads the history
+    for booking in reachable:
         if booking.referral_code:
             reward_referral(booking, now)
     config = current_config()
     return lifecycle.create_schedules_for(
-        [(b, _personalized(b, lifecycle.on_confirmed(b, config, now), config, now)) for b in bookings], now
+        [(b, lifecycle.for_contact(b, _personalized(b, lifecycle.on_confirmed(b, config, now), config, now)))
+         for b in bookings],
+        now,
     )
+
+
+@handles(ev.BOOKING_CONTACT_COMPLETED)
+def on_contact_completed(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
+    """Intake: the guest of a calendar booking gave their contact. The lifecycle starts as a confirmation at
+    this moment would start it (what is past due goes now, 5 minutes apart; what is past check-in time, EC-01,
+    is skipped); the host and system touchpoints planned at import exist already and are left alone."""
+    booking = _booking(rows[0])
+    if booking.status != "Confirmed" or booking.contact_needed:
+        return None
+    return _start_lifecycle([booking], now)
+
+
+@handles(ev.BOOKING_DATES_CHANGED)
+def on_dates_changed(rows: list[OutboxMessage], now: dt.datetime) -> dt.datetime | None:
+    """An OTA calendar moved the stay: the portal link lives until the new check-out + 30 days, and the
+    pending touchpoints follow the new dates (lifecycle.rebuild_schedules)."""
+    from portal.models import GuestPortalToken
+    from portal.services import TOKEN_LIFETIME_AFTER_CHECKOUT
+
+    booking = _booking(rows[0])
+    if booking.status != "Confirmed":
+        return None
+    GuestPortalToken.objects.filter(booking=booking, is_active=True).update(
+        expires_at=booking.local_checkout_at() + TOKEN_LIFETIME_AFTER_CHECKOUT
+    )
+    config = current_config()
+    touchpoints = _personalized(booking, lifecycle.on_confirmed(booking, config, now), config, now)
+    event_types = {t.event_type for t in touchpoints} | set(lifecycle.PRE_ARRIVAL_ORDER) | {
+        ev.GUEST_NOT_CHECKED_IN, ev.GUEST_CHECKOUT_REMINDER, ev.STAY_AUTO_CHECKOUT_DUE, ev.STAY_PREPARE_ARRIVAL}
+    if booking.checked_in_at is not None:
+        stay = lifecycle.on_checked_in(booking, config, now)
+        touchpoints += stay
+        event_types |= {t.event_type for t in stay} | {ev.GUEST_ADDON_OFFER, ev.GUEST_MIDSTAY_CHECK}
+    event_types.discard(ev.GUEST_BOOKING_CONFIRMED)  # sent once, for the booking, not for its dates
+    return lifecycle.rebuild_schedules(booking, lifecycle.for_contact(booking, touchpoints), now,
+                                       event_types=event_types)
 
 
 def _personalized(booking: Booking, touchpoints: list, config, now: dt.datetime) -> list:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from messaging import events as ev
 from messaging.models import AutomationSchedule, Recipient, ScheduleStatus
 
@@ -200,6 +202,41 @@ def create_schedules_for(plans: list[tuple[object, list[Touchpoint]]], now: dt.d
         return None
     AutomationSchedule.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     return min(row.due_at for row in rows)
+
+
+def for_contact(booking, touchpoints: list[Touchpoint]) -> list[Touchpoint]:
+    """A calendar booking whose guest has not given their contact yet gets its host and system touchpoints
+    only: the guest's own are planned when the contact arrives (booking.contact_completed)."""
+    if not booking.contact_needed:
+        return touchpoints
+    return [t for t in touchpoints if t.recipient != Recipient.GUEST]
+
+
+DATES_CHANGED = "dates changed"
+
+
+def rebuild_schedules(booking, touchpoints: list[Touchpoint], now: dt.datetime, *, event_types: set[str]) -> dt.datetime | None:
+    """The stay moved: pending touchpoints of these types take their new due times, those the new plan no
+    longer has are cancelled, and new ones are created. What was sent, skipped or cancelled for another reason
+    is left as it is (a moved stay does not repeat its confirmation). Returns the earliest due time."""
+    planned = {t.key(booking.pk): t for t in touchpoints if t.event_type in event_types}
+    rows = list(
+        AutomationSchedule.objects.select_for_update()
+        .filter(booking_id=booking.pk, event_type__in=event_types)
+        .filter(Q(status=ScheduleStatus.PENDING) | Q(status=ScheduleStatus.CANCELLED, reason=DATES_CHANGED))
+    )
+    known = set(AutomationSchedule.objects.filter(idempotency_key__in=planned).values_list("idempotency_key", flat=True))
+    due: list[dt.datetime] = []
+    for row in rows:
+        touchpoint = planned.get(row.idempotency_key)
+        if touchpoint is None:
+            row.status, row.reason = ScheduleStatus.CANCELLED, DATES_CHANGED
+        else:
+            row.status, row.reason, row.due_at = ScheduleStatus.PENDING, "", touchpoint.due_at
+            due.append(touchpoint.due_at)
+    AutomationSchedule.objects.bulk_update(rows, ["status", "reason", "due_at"])
+    created = create_schedules(booking, [t for key, t in planned.items() if key not in known], now)
+    return min([*due, *([created] if created else [])], default=None)
 
 
 def cancel_pending_for_guests(guest_ids: set[int], reason: str, *, event_types: list[str], keep_bookings: set[int]) -> int:

@@ -74,6 +74,8 @@ def due_decision(schedule: AutomationSchedule, facts: BatchFacts, now: dt.dateti
 
 def _no_longer_applies(schedule: AutomationSchedule, booking: Booking, facts: BatchFacts, now: dt.datetime) -> str:
     event = schedule.event_type
+    if schedule.recipient == Recipient.GUEST and booking.contact_needed:
+        return "the guest has not given their contact yet (calendar booking)"
     if schedule.payload.get("channel") == "EMAIL" and not booking.guest.email:
         return "the guest has no email address"  # the final review reminder is email only (§7.1)
     if event == ev.GUEST_PAYMENT_REMINDER and booking.payment_status == "Paid":

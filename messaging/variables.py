@@ -33,7 +33,7 @@ def booking_variables(
         "checkin_time": format_time(listing.checkin_time),
         "checkout_time": format_time(listing.checkout_time),
         "guest_count": str(booking.guests_planned),
-        "total_amount": format_inr(booking.final_amount),
+        "total_amount": _total(booking),
         "balance_due": format_inr(booking.balance_due) if booking.balance_due > 0 else "",
         "booking_id": str(booking.pk),
         "wifi_name": listing.wifi_name,
@@ -66,6 +66,15 @@ def booking_variables(
             variables["referral_link"] = f"{base}{'&' if '?' in base else '?'}ref={guest.referral_code}"
     variables.update(extra or {})
     return variables
+
+
+def _total(booking: Booking) -> str:
+    """A calendar booking has no amount (an iCal feed carries none): the guest paid the OTA, not ₹0."""
+    from bookings.models import OTA_SOURCES
+
+    if booking.final_amount == 0 and booking.source in OTA_SOURCES:
+        return f"paid through {booking.get_source_display()}"
+    return format_inr(booking.final_amount)
 
 
 def _has_access_info(listing) -> bool:

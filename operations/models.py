@@ -206,6 +206,8 @@ class NotificationKind(models.TextChoices):
     NOT_CHECKED_IN = "NOT_CHECKED_IN", "Guest has not checked in"
     LOW_RATING = "LOW_RATING", "Low rating received"
     ESCALATION = "ESCALATION", "Escalation"
+    CALENDAR_FAILING = "CALENDAR_FAILING", "Calendar link failing"
+    DOUBLE_BOOKING = "DOUBLE_BOOKING", "Double booking"
     OTHER = "OTHER", "Other"
 
 

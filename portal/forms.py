@@ -103,3 +103,83 @@ class ReviewForm(_Submitted):
     def ratings(self) -> dict:
         fields = ["overall_rating"] + [name for name, _ in SUB_RATINGS]
         return {name: self.cleaned_data.get(name) for name in fields}
+
+
+# --- contact completion (intake: a calendar booking arrives without the guest's phone or email) ---------------
+
+MAX_GUESTS = 50
+
+
+def mobile_number(raw: str) -> str:
+    """E.164 of a mobile number, India by default; a landline cannot get WhatsApp or SMS, so it is refused."""
+    from django.core.exceptions import ValidationError
+
+    from guests.phones import display_phone, is_mobile, normalize_phone
+
+    try:
+        phone = normalize_phone(raw)
+    except ValidationError as exc:
+        raise forms.ValidationError(exc.messages[0].replace("phone number", "mobile number")) from None
+    if not is_mobile(phone):
+        raise forms.ValidationError(f"{display_phone(phone)} is a landline. Enter a mobile number, so that "
+                                    "WhatsApp and SMS messages reach you.")
+    return phone
+
+
+class ConsentForm(forms.Form):
+    """The guest's choices, each purpose on its own (DPDP Act 2023); offers and personalization unticked."""
+
+    whatsapp = forms.BooleanField(required=False, initial=True, label="Booking messages on WhatsApp")
+    sms = forms.BooleanField(required=False, initial=True, label="Booking messages by SMS (when WhatsApp does not reach you)")
+    email_messages = forms.BooleanField(required=False, initial=True, label="Booking messages and receipts by email")
+    marketing = forms.BooleanField(required=False, initial=False, label="Offers and news from your host")
+    personalization = forms.BooleanField(required=False, initial=False,
+                                         label="Remember my preferences to personalise my next stays")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "c_%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def choices(self):
+        from intake.contact import Choices
+
+        data = self.cleaned_data
+        return Choices(whatsapp=data["whatsapp"], sms=data["sms"], email=data["email_messages"],
+                       marketing=data["marketing"], personalization=data["personalization"])
+
+
+class ContactForm(ConsentForm):
+    name = forms.CharField(max_length=200, label="Your name",
+                           error_messages={"required": "Enter your name as on your ID.",
+                                           "max_length": "Keep your name under 200 characters."})
+    phone = forms.CharField(max_length=40, label="Mobile number",
+                            error_messages={"required": "Enter your mobile number, e.g. 98765 01234."})
+    email = forms.EmailField(required=False, max_length=254, label="Email (optional)",
+                             error_messages={"invalid": "Enter an email address like name@example.com, or leave it empty."})
+    guests = forms.IntegerField(min_value=1, max_value=MAX_GUESTS, initial=1, label="Number of guests",
+                                error_messages={"required": "Enter how many guests are staying.",
+                                                "invalid": "Enter the number of guests as a number, e.g. 2.",
+                                                "min_value": "At least 1 guest.",
+                                                "max_value": f"At most {MAX_GUESTS} guests."})
+    arrival_time = forms.TimeField(required=False, label="Expected arrival time (optional)",
+                                   widget=forms.TimeInput(attrs={"type": "time"}),
+                                   error_messages={"invalid": "Enter a time like 15:30, or leave it empty."})
+
+    field_order = ["name", "phone", "email", "guests", "arrival_time"]
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Enter your name as on your ID.")
+        return name
+
+    def clean_phone(self) -> str:
+        return mobile_number(self.cleaned_data["phone"])
+
+    def contact(self):
+        from intake.contact import Contact
+
+        data = self.cleaned_data
+        return Contact(name=data["name"], phone=data["phone"], email=(data["email"] or "").strip().lower(),
+                       guests=data["guests"], arrival_time=data["arrival_time"])

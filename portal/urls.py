@@ -14,6 +14,8 @@ urlpatterns = [
     path("guest/<str:token>/review", views.review_page, name="review"),
     path("guest/<str:token>/review/submit", views.submit_review, name="submit-review"),
     path("guest/<str:token>/invoice", views.invoice, name="invoice"),
+    path("guest/<str:token>/contact", views.complete_contact, name="contact"),
+    path("guest/<str:token>/privacy", views.privacy, name="privacy"),
     path("guest/<str:token>/offline", views.offline_copy, name="offline"),
     path("guest/<str:token>/sw.js", views.service_worker, name="service-worker"),
 ]

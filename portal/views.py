@@ -24,14 +24,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings.models import AddonCode, Booking, PropertyRecommendation
+from bookings.models import OTA_SOURCES, AddonCode, Booking, PropertyRecommendation
 from coupons.models import CouponStatus, GuestCoupon
 from guests.phones import display_phone
 from messaging.rendering import format_date, format_inr, format_time
 from operations.services import ADDON_PRICE_FIELD
 from portal import actions, pagecache
 from portal.access import PortalAccess, find_access, over_rate_limit, review_deadline
-from portal.forms import AddonForm, DamageForm, IssueForm, ReviewForm
+from portal.forms import AddonForm, ConsentForm, ContactForm, DamageForm, IssueForm, ReviewForm
 from personalization.models import Use
 from portal.sections import Sections, sections_for
 from reviews.models import GuestReview
@@ -141,6 +141,8 @@ def _refused(request: HttpRequest, access: PortalAccess, now: dt.datetime, form_
 @gzip_page
 @portal_view(page_view=True)
 def home(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> HttpResponse:
+    if access.booking.contact_needed and not access.booking.status == "Cancelled":
+        return render(request, "portal/contact.html", contact_context(access, now, ContactForm()))
     s = sections_for(access.booking, now)
     key = _page_key(access, s, request)
     if key is None:
@@ -237,7 +239,7 @@ def _common(access: PortalAccess, s: Sections) -> dict:
             "total": format_inr(booking.final_amount),
             "received": format_inr(booking.amount_received),
             "balance": format_inr(booking.balance_due) if booking.balance_due > 0 else "",
-        },
+        } if booking.final_amount or booking.source not in OTA_SOURCES else {},  # an OTA calendar gives no amount
         "host_phone": prop.contact_phone,
         "host_phone_display": display_phone(prop.contact_phone),
         "whatsapp": "https://wa.me/" + prop.contact_phone.lstrip("+"),
@@ -453,6 +455,56 @@ def invoice(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> Htt
         "nights": booking.nights,
     }
     return render(request, "portal/invoice.html", context)
+
+
+# --- contact completion and consent (intake: a calendar booking arrives without the guest's contact) ----------
+
+
+def contact_context(access: PortalAccess, now: dt.datetime, form: ContactForm) -> dict:
+    context = _common(access, sections_for(access.booking, now))
+    context.update(form=form, contact_fields=[form[n] for n in ContactForm.field_order],
+                   consent_fields=[form[n] for n in ConsentForm.base_fields])
+    return context
+
+
+@require_POST
+@portal_view()
+def complete_contact(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> HttpResponse:
+    """The "Complete your check-in" form: the lifecycle starts once it is saved (intake.contact)."""
+    from intake.contact import complete_contact as complete
+
+    if not access.booking.contact_needed:  # a second tap, a stale tab: the booking is there already
+        return _see_other(_base(access))
+    form = ContactForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            complete(access.booking.pk, form.contact(), form.choices(), ip=_ip(request), now=now)
+            return _see_other(_base(access))
+        except ValidationError as exc:
+            status = _failed(form, exc)
+    return render(request, "portal/contact.html", contact_context(access, now, form), status=status)
+
+
+@portal_view()
+def privacy(request: HttpRequest, access: PortalAccess, now: dt.datetime) -> HttpResponse:
+    """The link to withdraw consent (DPDP Act 2023): the same choices as on the contact form, as they stand."""
+    from intake.contact import current_choices, record_choices
+
+    guest = access.booking.guest
+    if request.method == "POST":
+        form = ConsentForm(request.POST)
+        if form.is_valid():
+            record_choices(guest, form.choices(), ip=_ip(request), now=now)
+            messages.success(request, "Your choices are saved.", extra_tags="privacy")
+            return _see_other(f"{_base(access)}/privacy#privacy")
+    else:
+        current = current_choices(guest)
+        form = ConsentForm(initial={"whatsapp": current.whatsapp, "sms": current.sms, "email_messages": current.email,
+                                    "marketing": current.marketing, "personalization": current.personalization})
+    context = _common(access, sections_for(access.booking, now))
+    context.update(form=form, consent_fields=list(form), notes={m.extra_tags: str(m) for m in messages.get_messages(request)})
+    return render(request, "portal/privacy.html", context)
 
 
 # --- offline reading (§8.3) -----------------------------------------------------------------------------------

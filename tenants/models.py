@@ -150,6 +150,12 @@ class TenantGuestExperienceConfig(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("30"))],
         help_text="The most a loyal guest's direct-booking quote may be below the listed rate (0 to 30 %).",
     )
+    # Booking intake: how often each listing's OTA calendar feeds are read (issue 15: 15–180 minutes).
+    calendar_poll_minutes = models.PositiveSmallIntegerField(
+        "calendar sync every (minutes)", default=30,
+        validators=[MinValueValidator(15, "At least every 15 minutes."), MaxValueValidator(180, "At most every 180 minutes.")],
+        help_text="How often the Airbnb, Booking.com and other calendar links of your listings are read.",
+    )
     id_verification_enabled = models.BooleanField(
         "ID verification request", default=False, help_text="Future-ready (§3.1 #8); off in V1."
     )
@@ -191,6 +197,9 @@ class TenantGuestExperienceConfig(models.Model):
             models.CheckConstraint(
                 condition=Q(direct_quote_max_discount_percent__gte=0, direct_quote_max_discount_percent__lte=30),
                 name="cfg_pz_quote_discount_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(calendar_poll_minutes__gte=15, calendar_poll_minutes__lte=180), name="cfg_calendar_poll_range"
             ),
         ]
 
@@ -237,6 +246,22 @@ class TenantWorkIndex(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}: next work at {self.next_due_at or 'never'}"
+
+
+class TenantFeedIndex(models.Model):
+    """When each tenant's next calendar feed is due to be read (intake): the feed poll reads only this table,
+    so a minute with no feed due costs one query however many tenants there are, as TenantWorkIndex does for
+    messages. Kept apart from TenantWorkIndex so a feed poll never waits on the message tick's row lock."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="feed_index")
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tenant feed index"
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: next calendar read at {self.next_poll_at or 'never'}"
 
 
 class ProviderRateWindow(models.Model):
