@@ -60,6 +60,16 @@ def reconcile(feed: CalendarFeed, parsed: ParsedCalendar, now: dt.datetime) -> O
     return outcome
 
 
+def reconcile_unchanged(feed: CalendarFeed, now: dt.datetime) -> Outcome:
+    """A 304: the calendar is the one read last time, so what it lacked then it lacks again (a reservation
+    missed once is missed a second time), and everything else is seen again."""
+    outcome = Outcome()
+    for row in feed.events.select_related("booking").filter(missed_reads__gte=1, removed_at__isnull=True):
+        _missing(feed, row, now, outcome)
+    feed.events.filter(missed_reads=0).update(last_seen_at=now)
+    return outcome
+
+
 def _reservation(feed: CalendarFeed, event: ParsedEvent, row: CalendarEvent | None, now: dt.datetime,
                  today: dt.date, outcome: Outcome) -> Booking | None:
     """The booking of a reservation event, made or moved as needed; None when nothing changed."""
@@ -162,6 +172,8 @@ def _missing(feed: CalendarFeed, row: CalendarEvent, now: dt.datetime, outcome: 
     elif row.missed_reads >= MISSED_READS_TO_CANCEL:
         cancel_booking(booking, reason=f"removed from the {feed.get_source_display()} calendar", now=now)
         outcome.cancelled += 1
+        outcome.problems.append(f"Booking #{booking.pk} ({booking.checkin_date:%d %b}–{booking.checkout_date:%d %b}) "
+                                "has gone from the calendar: it is cancelled and its messages stopped.")
         row.removed_at = now
     else:
         outcome.problems.append(f"Booking #{booking.pk} ({booking.checkin_date:%d %b}–{booking.checkout_date:%d %b}) "

@@ -55,7 +55,9 @@ def read_now(feeds: list[CalendarFeed], now: dt.datetime | None = None) -> list[
     with fetching.new_client() as client:
         for feed in feeds[:READ_NOW_MAX]:
             feed = CalendarFeed.objects.select_related("listing__property").get(pk=feed.pk)
-            done.append(record_read(read_feed(client, feed), now or timezone.now()))
+            recorded = record_read(read_feed(client, feed), now or timezone.now())
+            if recorded is not None:
+                done.append(recorded)
     return done
 
 

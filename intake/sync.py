@@ -22,7 +22,7 @@ from intake import fetch as fetching
 from intake.errors import FeedError
 from intake.ical import ParsedCalendar, parse_calendar
 from intake.models import CalendarFeed
-from intake.reconcile import reconcile
+from intake.reconcile import reconcile, reconcile_unchanged
 from operations.models import HostNotification, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,10 @@ class Totals:
     cancelled: int = 0
 
 
-def _config():
+def poll_interval() -> dt.timedelta:
     from messaging.scheduler import current_config
 
-    return current_config()
+    return dt.timedelta(minutes=current_config().calendar_poll_minutes)
 
 
 def claim_due_feeds(now: dt.datetime, limit: int = BATCH_SIZE) -> list[CalendarFeed]:
@@ -93,6 +93,7 @@ def sync_due_feeds(now: dt.datetime | None = None, *, budget_s: float = TICK_BUD
     """Read every due feed of the current tenant; `now` fixed for the whole tick when given (tests)."""
     started = time.monotonic()
     totals = Totals()
+    interval = poll_interval()
     with fetching.new_client() as client, ThreadPoolExecutor(settings.CALENDAR_FEED_FETCH_THREADS) as pool:
         while True:
             moment = now or timezone.now()
@@ -101,39 +102,37 @@ def sync_due_feeds(now: dt.datetime | None = None, *, budget_s: float = TICK_BUD
                 break
             # Results come back in claim order; each is recorded as soon as it and those before it are read.
             for read in pool.map(lambda feed: read_feed(client, feed), feeds):
-                record_read(read, now or timezone.now(), totals)
+                record_read(read, now or timezone.now(), totals, interval=interval)
             if time.monotonic() - started > budget_s:
                 break
     recompute_feed_due()
     return totals
 
 
-def record_read(read: Read, now: dt.datetime, totals: Totals | None = None) -> CalendarFeed:
-    """One feed's read, in one transaction under its row lock: the reconciliation and the feed's state."""
+def record_read(read: Read, now: dt.datetime, totals: Totals | None = None, *,
+                interval: dt.timedelta | None = None) -> CalendarFeed | None:
+    """One feed's read, in one transaction under its row lock: the reconciliation and the feed's state.
+    None when the feed was deleted while it was being read."""
     totals = totals if totals is not None else Totals()
     totals.feeds += 1
-    interval = dt.timedelta(minutes=_config().calendar_poll_minutes)
+    interval = interval or poll_interval()
     with transaction.atomic():
-        feed = CalendarFeed.objects.select_for_update(of=("self",)).select_related("listing__property").get(
-            pk=read.feed.pk)
+        feed = CalendarFeed.objects.select_for_update(of=("self",)).select_related("listing__property").filter(
+            pk=read.feed.pk).first()
+        if feed is None:
+            return None
         feed.last_fetch_at, feed.next_fetch_at = now, now + interval
         error = read.error
-        if not error and read.parsed is not None:
+        if not error:
             try:
                 with transaction.atomic():  # a failed reconciliation leaves nothing half-written
-                    outcome = reconcile(feed, read.parsed, now)
+                    outcome = (reconcile(feed, read.parsed, now) if read.parsed is not None
+                               else reconcile_unchanged(feed, now))
             except Exception:
                 logger.exception("reconciling calendar feed %s failed", feed.pk)
                 error = "The calendar was read but could not be applied (an error on our side; we have been told)."
             else:
-                feed.reservations_count, feed.blocks_count = outcome.reservations, outcome.blocks
-                feed.last_warnings = outcome.problems
-                feed.etag, feed.last_modified = read.fetched.etag[:500], read.fetched.last_modified[:100]
-                totals.created += outcome.created
-                totals.moved += outcome.moved
-                totals.cancelled += outcome.cancelled
-        elif not error:
-            totals.not_modified += 1
+                _applied(feed, read, outcome, totals)
         if error:
             _failed(feed, error, now)
             totals.failed += 1
@@ -141,6 +140,19 @@ def record_read(read: Read, now: dt.datetime, totals: Totals | None = None) -> C
             feed.last_success_at, feed.last_error, feed.consecutive_failures = now, "", 0
         feed.save()
     return feed
+
+
+def _applied(feed: CalendarFeed, read: Read, outcome, totals: Totals) -> None:
+    if read.parsed is None:  # 304: the counts stand; only what this read changed is news
+        totals.not_modified += 1
+        feed.last_warnings = outcome.problems or feed.last_warnings
+    else:
+        feed.reservations_count, feed.blocks_count = outcome.reservations, outcome.blocks
+        feed.last_warnings = outcome.problems
+        feed.etag, feed.last_modified = read.fetched.etag[:500], read.fetched.last_modified[:100]
+    totals.created += outcome.created
+    totals.moved += outcome.moved
+    totals.cancelled += outcome.cancelled
 
 
 def _failed(feed: CalendarFeed, error: str, now: dt.datetime) -> None:
