@@ -25,7 +25,7 @@ seed: migrate
 
 run: seed
 	@$(PY) manage.py collectstatic --noinput --verbosity 0
-	@PUBLIC_URL_PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
+	@PUBLIC_URL_PORT=$(PORT) ATLAS_DEMO=true CALENDAR_FEEDS_ALLOW_PRIVATE=true $(PY) manage.py serve --port $(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download): installed with
 # apt-get where it is missing and apt-get exists; a failed install fails the target.

@@ -514,6 +514,19 @@ def _advance(total: Decimal) -> Decimal:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Booking intake (issue 15): a listing whose bookings come from its Airbnb calendar (intake/demo.py's sample
+# feed, served on the platform's domain while `make run` runs). Of its two reservations, one guest has completed
+# their contact on the portal; the other is still "contact needed".
+# ---------------------------------------------------------------------------------------------------------
+
+CALENDAR_LISTING = ListingSpec(
+    "residency", "Garden Loft", ListingType.PRIVATE_ROOM, dt.time(14, 0), dt.time(11, 0), Decimal("3100"),
+    ("SunsetResidency_Loft", "gardenloft26"),
+    {"access_code": "5530", "access_instructions": "Up the garden stairs behind the main building."},
+)
+CALENDAR_GUEST = ("Nandini Rao", "+919876501099", "nandini.rao@example.com")  # completed her contact
+
+# ---------------------------------------------------------------------------------------------------------
 # Seeding
 # ---------------------------------------------------------------------------------------------------------
 
@@ -526,6 +539,7 @@ class SeedResult:
     portal: tuple[str, str] | None  # (whose booking, link)
     stages: dict[str, int]  # lifecycle stage -> bookings, in §2.1 order
     roles_applied: bool
+    calendar: dict[str, str] = field(default_factory=dict)  # what to open for the calendar listing
 
 
 def seed_demo(now: dt.datetime, report: Report = print) -> SeedResult:
@@ -550,6 +564,7 @@ def seed_demo(now: dt.datetime, report: Report = print) -> SeedResult:
             guests = ensure_guests(dated, now)
             report(f"Guests: {len(guests)}.")
             write_history(tenant.schema_name, dated, listings, guests, now, report)
+            calendar = ensure_calendar_listing(now, report)
             ensure_personalization(guests, now, report)
         for names, count in unresolved.items():
             report(f"Note: {count} messages went out with unresolved template variables ({names}).")
@@ -565,7 +580,39 @@ def seed_demo(now: dt.datetime, report: Report = print) -> SeedResult:
         portal=portal,
         stages=stages,
         roles_applied=roles_applied,
+        calendar=calendar,
     )
+
+
+def ensure_calendar_listing(now: dt.datetime, report: Report) -> dict[str, str]:
+    """The Airbnb-calendar listing, its feed read as the poll reads it (the same code, from the sample's bytes
+    instead of over HTTP, since nothing serves it while seeding), and one guest's contact completed."""
+    from intake.contact import Choices, Contact, complete_contact
+    from intake.demo import DEMO_FEED_PATH, demo_airbnb_feed
+    from intake.fetch import Fetched
+    from intake.ical import parse_calendar
+    from intake.models import CalendarFeed, FeedSource
+    from intake.services import add_feed, booking_link, stay_url
+    from intake.sync import Read, record_read
+
+    listing = _ensure_listing(CALENDAR_LISTING, Property.objects.get(name=PROPERTIES["residency"]["name"]))
+    _ensure_access_info(listing, CALENDAR_LISTING)
+    url = f"http://localhost:{settings.PUBLIC_URL_PORT}{DEMO_FEED_PATH}"
+    feed = CalendarFeed.objects.filter(listing=listing).first() or add_feed(
+        listing, source=FeedSource.AIRBNB, url=url, now=now)
+    body = demo_airbnb_feed(now.astimezone(IST).date())
+    feed = record_read(Read(feed, Fetched(False, body), parse_calendar(body, listing.property.tz)), now)
+    bookings = list(Booking.objects.filter(listing=listing, status=BookingStatus.CONFIRMED).order_by("checkin_date"))
+    if len(bookings) == 2 and bookings[1].contact_needed:
+        name, phone, email = CALENDAR_GUEST
+        complete_contact(bookings[1], Contact(name=name, phone=phone, email=email, guests=2), Choices(), now=now)
+    run_tenant_tick(connection.schema_name, now)  # the confirmations and the completed contact, as the cluster would
+    bookings = list(Booking.objects.filter(listing=listing, status=BookingStatus.CONFIRMED).order_by("checkin_date"))
+    report(f"Calendar: {listing.name} reads its Airbnb calendar ({feed.reservations_count} reservations, "
+           f"{feed.blocks_count} block); {sum(b.contact_needed for b in bookings)} booking waits for the guest's contact.")
+    waiting = next((b for b in bookings if b.contact_needed), None)
+    return {"listing": listing.name, "stay_link": stay_url(listing),
+            **({"contact_needed": booking_link(waiting)} if waiting else {})}
 
 
 @contextmanager

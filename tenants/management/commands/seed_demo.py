@@ -58,6 +58,11 @@ class Command(BaseCommand):
             out(f"  {link}  ({who})")
         else:
             out("  no booking in stay or arriving soon has a portal link")
+        if result.calendar:
+            out(self.style.MIGRATE_HEADING(f"Airbnb calendar ({result.calendar['listing']})"))
+            if "contact_needed" in result.calendar:
+                out(f"  {result.calendar['contact_needed']}  (a calendar booking: the guest completes their contact)")
+            out(f"  {result.calendar['stay_link']}  (the listing's link for Airbnb's scheduled message)")
         out(self.style.MIGRATE_HEADING("Bookings by lifecycle stage"))
         out("  " + " · ".join(f"{stage} {count}" for stage, count in result.stages.items()))
         empty = [stage for stage, count in result.stages.items() if not count]
