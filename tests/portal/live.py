@@ -156,6 +156,15 @@ def seed_stays(now: dt.datetime) -> tuple[dict[str, str], dict[str, int]]:
             issue_stay_coupon(booking, now - dt.timedelta(days=1))
         tokens[name] = issue_portal_token(booking).token
         ids[name] = booking.pk
+    # Issue 15: a booking as an Airbnb calendar read makes it, without the guest's contact.
+    from guests.models import Guest
+
+    calendar = create_booking(
+        guest=Guest.objects.create(name="Airbnb guest · HMLIVE0001"), listing=listing, source="Airbnb",
+        checkin_date=today + dt.timedelta(days=14), checkout_date=today + dt.timedelta(days=16),
+        external_reference="HMLIVE0001", contact_needed=True, payment_status="Paid", now=confirmed_at,
+    )
+    tokens["calendar"], ids["calendar"] = issue_portal_token(calendar).token, calendar.pk
     return tokens, ids
 
 

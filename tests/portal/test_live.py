@@ -212,3 +212,36 @@ def test_rules_and_recommendations_readable_offline(live, page):
     assert "House rules" in text and "No smoking indoors" in text
     assert "Vidyarthi Bhavan" in text and "Call 112" in text
     shoot(page, "offline")
+
+
+@pytest.mark.browser
+def test_a_calendar_booking_guest_completes_their_contact_and_sees_the_booking(live, page, db_read):
+    """Issue 15: the booking's link opens "Complete your check-in"; a landline is refused in words; the saved
+    form leads to the portal with the booking, and the guest's consent is recorded."""
+    from bookings.models import Booking
+    from guests.models import GuestConsent
+
+    page.goto(live.url("calendar"))
+    page.get_by_role("heading", name="Complete your check-in").wait_for()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 360
+    assert page.evaluate(SMALL_TAP_TARGETS) == []
+    assert not page.get_by_label("Offers and news from your host").is_checked()
+    shoot(page, "contact-form")
+    page.get_by_label("Your name").fill("Kavya Menon")
+    page.get_by_label("Mobile number").fill("080 2345 6789")
+    page.get_by_label("Number of guests").fill("2")
+    page.get_by_role("button", name="Save and see my booking").tap()
+    page.get_by_text("is a landline. Enter a mobile number").wait_for()
+    page.get_by_label("Mobile number").fill("98765 00321")
+    page.get_by_label("Expected arrival time (optional)").fill("16:30")
+    page.get_by_role("button", name="Save and see my booking").tap()
+    page.get_by_role("heading", name="Your booking").wait_for()
+    assert page.get_by_role("heading", name="Complete your check-in").count() == 0
+    assert "Check-in details will be available closer to your stay." in page.inner_text("#checkin")
+    shoot(page, "contact-completed")
+
+    booking = db_read(lambda: Booking.objects.select_related("guest").get(pk=live.booking_ids["calendar"]))
+    assert not booking.contact_needed and booking.guest.phone == "+919876500321" and booking.guests_planned == 2
+    channels = db_read(lambda: set(GuestConsent.objects.filter(guest=booking.guest, marketing=False, status="GRANTED")
+                                   .values_list("channel", flat=True)))
+    assert channels == {"WHATSAPP", "SMS"}  # no email given: none asked for
