@@ -62,11 +62,10 @@ def reconcile(feed: CalendarFeed, parsed: ParsedCalendar, now: dt.datetime) -> O
 
 def reconcile_unchanged(feed: CalendarFeed, now: dt.datetime) -> Outcome:
     """A 304: the calendar is the one read last time, so what it lacked then it lacks again (a reservation
-    missed once is missed a second time), and everything else is seen again."""
+    missed once is missed a second time); what it had is seen again as of the feed's last_success_at."""
     outcome = Outcome()
-    for row in feed.events.select_related("booking").filter(missed_reads__gte=1, removed_at__isnull=True):
+    for row in feed.events.select_related("booking").filter(missed_reads__gte=1, removed_at__isnull=True).order_by():
         _missing(feed, row, now, outcome)
-    feed.events.filter(missed_reads=0).update(last_seen_at=now)
     return outcome
 
 

@@ -117,9 +117,10 @@ def record_read(read: Read, now: dt.datetime, totals: Totals | None = None, *,
     totals.feeds += 1
     interval = interval or poll_interval()
     with transaction.atomic():
-        feed = CalendarFeed.objects.select_for_update(of=("self",)).select_related("listing__property").filter(
-            pk=read.feed.pk).first()
-        if feed is None:
+        try:
+            feed = CalendarFeed.objects.select_for_update(of=("self",)).select_related("listing__property").get(
+                pk=read.feed.pk)
+        except CalendarFeed.DoesNotExist:
             return None
         feed.last_fetch_at, feed.next_fetch_at = now, now + interval
         error = read.error
