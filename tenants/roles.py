@@ -28,6 +28,8 @@ FRONTDESK = {
     "operations.housekeepingtask": (VIEW, ADD, CHANGE),
     "operations.hostnotification": (VIEW, CHANGE),
     "portal.guestportaltoken": (VIEW,),
+    "intake.calendarfeed": (VIEW,),  # whether a listing's calendar is in sync
+    "intake.calendarevent": (VIEW,),
 }
 MANAGER = {
     "guests.guestconsent": (VIEW,),
@@ -50,9 +52,10 @@ MANAGER = {
     "personalization.personalizationdecision": (VIEW,),
     "personalization.quarantinedrecord": (VIEW, DELETE),
     "personalization.refreshstate": (VIEW,),
+    "intake.calendarfeed": ALL,  # a listing's calendar links are its set-up, as the listing is
 }
 TENANT_APPS_FOR_OWNER = ("guests", "bookings", "operations", "messaging", "portal", "reviews", "coupons", "personalization",
-                         "auth", "authtoken")
+                         "intake", "auth", "authtoken")
 EXTRA = {
     "owner": [FINANCIALS, "tenants.view_tenantguestexperienceconfig", "tenants.change_tenantguestexperienceconfig"],
     "manager": ["tenants.view_tenantguestexperienceconfig", "personalization.import_guest_data",
