@@ -41,6 +41,9 @@ class ParsedEvent:
     end: dt.date  # the check-out day (exclusive end, as RFC 5545 all-day events have it)
     reservation_code: str = ""
     phone_last4: str = ""
+    # Worded as closed dates and taken as a stay only because the link says its closed dates are stays: it may
+    # also be the echo of a stay booked elsewhere (the OTA closes dates it imported from our own export).
+    from_closed_dates: bool = False
 
     @property
     def nights(self) -> int:
@@ -128,12 +131,11 @@ def _read_event(event, tz, unavailable_is_reservation: bool, parsed: ParsedCalen
     seen.add(uid)
     code_match, last4_match = RESERVATION_CODE.search(description), PHONE_LAST4.search(description)
     is_block = bool(BLOCK_WORDS.search(summary)) and not (code_match or last4_match)
-    if is_block and unavailable_is_reservation and UNAVAILABLE.search(summary):
-        is_block = False
+    from_closed_dates = is_block and unavailable_is_reservation and bool(UNAVAILABLE.search(summary))
     parsed.events.append(ParsedEvent(
-        uid=uid, is_reservation=not is_block, start=start, end=end,
+        uid=uid, is_reservation=not is_block or from_closed_dates, start=start, end=end,
         reservation_code=code_match.group(1).upper() if code_match else "",
-        phone_last4=last4_match.group(1) if last4_match else "",
+        phone_last4=last4_match.group(1) if last4_match else "", from_closed_dates=from_closed_dates,
     ))
 
 

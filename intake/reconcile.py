@@ -95,6 +95,11 @@ def _reservation(feed: CalendarFeed, event: ParsedEvent, row: CalendarEvent | No
     if event.end < today:  # a stay already over when first seen: history, not a booking to start now
         _keep(feed, event, row, None, now)
         return None
+    if event.from_closed_dates and _echo_of_a_booking(feed, event):
+        outcome.reservations -= 1
+        outcome.blocks += 1
+        _keep(feed, _as_block(event), row, None, now)
+        return None
     booking = _book(feed, event, now, outcome)
     _keep(feed, event, row, booking, now)
     return booking
@@ -124,6 +129,19 @@ def _book(feed: CalendarFeed, event: ParsedEvent, now: dt.datetime, outcome: Out
     outcome.created += 1
     feed.bookings_created += 1
     return booking
+
+
+def _echo_of_a_booking(feed: CalendarFeed, event: ParsedEvent) -> bool:
+    """Closed dates exactly those of a stay booked here or on another OTA: the OTA closed them because it imports
+    this listing's exported calendar. Taking them for a second stay would book the listing twice."""
+    return Booking.objects.filter(listing_id=feed.listing_id, status__in=[BookingStatus.CONFIRMED, BookingStatus.COMPLETED],
+                                  checkin_date=event.start, checkout_date=event.end).exists()
+
+
+def _as_block(event: ParsedEvent) -> ParsedEvent:
+    from dataclasses import replace
+
+    return replace(event, is_reservation=False)
 
 
 def _placeholder_name(feed: CalendarFeed, event: ParsedEvent) -> str:

@@ -97,3 +97,16 @@ def test_frontdesk_sees_calendar_links_but_cannot_change_them(tenant):
     client = client_for(staff("frontdesk"), tenant)
     assert client.get(url(CalendarFeed)).status_code == 200
     assert client.post(url(CalendarFeed, "change", feed.pk), {"url": "https://example.com/x.ics"}).status_code == 403
+
+
+def test_the_front_page_counts_bookings_waiting_for_a_contact_and_failing_links(tenant, feeds):
+    from tests.intake.test_contact import calendar_booking
+
+    calendar_booking()
+    feed = add_feed(make_listing(), source=FeedSource.AIRBNB, url=feeds.serve("/x.ics", Route(status=404)), now=NOW)
+    from intake.services import read_now
+
+    read_now([feed], NOW)
+    page = client_for(staff("frontdesk"), tenant).get("/admin/").content.decode()
+    assert "1 calendar booking waits for the guest's contact" in page
+    assert "1 calendar link failing" in page

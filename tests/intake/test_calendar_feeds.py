@@ -304,3 +304,19 @@ def test_a_link_that_is_not_http_is_refused_when_saved(tenant):
     with pytest.raises(ValidationError) as raised:
         add_feed(make_listing(), source=FeedSource.AIRBNB, url="webcal://www.airbnb.com/calendar/ical/1.ics", now=NOW)
     assert "url" in raised.value.message_dict
+
+
+def test_closed_dates_that_echo_a_stay_booked_elsewhere_are_not_booked_twice(tenant, feeds):
+    """Booking.com imports the listing's export and closes the dates of the Airbnb stay; with "closed dates are
+    stays" ticked, those closed dates must not become a second booking."""
+    listing = make_listing()
+    make_booking(listing=listing, source=BookingSource.AIRBNB, checkin_date=dt.date(2026, 12, 24),
+                 checkout_date=dt.date(2026, 12, 27))
+    url = feeds.serve("/bdc/echo.ics", body=feed_file("booking_com.ics"))
+    add_feed(listing, source=FeedSource.BOOKING_COM, url=url, now=NOW, unavailable_is_reservation=True)
+    feed = read(NOW)
+
+    assert Booking.objects.filter(listing=listing).count() == 1
+    assert CalendarEvent.objects.get(feed=feed).kind == EventKind.BLOCK
+    assert (feed.reservations_count, feed.blocks_count) == (0, 1)
+    assert not HostNotification.objects.filter(kind=NotificationKind.DOUBLE_BOOKING).exists()
