@@ -37,7 +37,8 @@ def export_guest(guest_id: int) -> dict:
              "guests": b.guests_planned, "total_amount": str(b.total_amount), "discount_amount": str(b.discount_amount),
              "final_amount": str(b.final_amount), "amount_received": str(b.amount_received),
              "payment_status": b.payment_status, "checked_in_at": iso(b.checked_in_at), "checked_out_at": iso(b.checked_out_at),
-             "referral_code": b.referral_code}
+             "referral_code": b.referral_code, "external_reference": b.external_reference,
+             "expected_arrival_time": iso(b.expected_arrival_time)}
             for b in guest.bookings.select_related("listing__property").order_by("checkin_date")
         ],
         "reviews": [
@@ -84,6 +85,9 @@ def anonymize_guest(guest_id: int, *, actor: str, now: dt.datetime | None = None
     from reviews.models import GuestReview
 
     GuestReview.objects.filter(guest=guest).update(comment="")  # comments contain names (§10.1)
+    from intake.models import CalendarEvent
+
+    CalendarEvent.objects.filter(booking__guest=guest).update(phone_last4="")  # the OTA's part of the phone
     AuditLog.objects.create(actor=actor, action="guest.anonymized", object_type="Guest", object_id=str(guest.pk), created_at=now)
     return guest
 

@@ -36,14 +36,17 @@ def _new_token(booking: Booking, tenant_id: int) -> GuestPortalToken:
 
 
 def issue_portal_tokens(bookings: list[Booking]) -> None:
-    """Create each booking's portal token; existing ones (a replayed confirmation) are left as they are."""
+    """Create each booking's portal token; a booking that has one keeps it (a replayed confirmation, or a
+    calendar booking whose link went out before its guest, and so the booking's guest, changed)."""
     tenant_id = current_tenant().pk
-    GuestPortalToken.objects.bulk_create([_new_token(b, tenant_id) for b in bookings], ignore_conflicts=True)
+    linked = set(GuestPortalToken.objects.filter(booking__in=bookings).values_list("booking_id", flat=True))
+    GuestPortalToken.objects.bulk_create([_new_token(b, tenant_id) for b in bookings if b.pk not in linked],
+                                         ignore_conflicts=True)
 
 
 def issue_portal_token(booking: Booking) -> GuestPortalToken:
     issue_portal_tokens([booking])
-    return GuestPortalToken.objects.get(booking=booking, guest_id=booking.guest_id)
+    return GuestPortalToken.objects.filter(booking=booking).order_by("-created_at", "-pk").first()
 
 
 def tenant_url(path: str) -> str:

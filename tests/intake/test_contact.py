@@ -209,3 +209,20 @@ def test_guessing_on_the_find_my_booking_link_is_limited(tenant, client):
     assert answers[:10] == [404] * 10 and answers[10] == 429
     # the right answer is refused too once over the limit: guessing gains nothing
     assert client.post(stay, {"checkin_date": "2026-12-10", "proof": "HMTEST0001"}).status_code == 429
+
+
+def test_export_has_the_calendar_fields_and_anonymization_erases_the_phone_digits(tenant, client):
+    from guests.privacy import anonymize_guest, export_guest
+    from intake.models import CalendarEvent, CalendarFeed, EventKind
+
+    booking, token = calendar_booking()
+    feed = CalendarFeed.objects.create(listing=booking.listing, source="Airbnb", url="https://example.com/a.ics")
+    CalendarEvent.objects.create(feed=feed, uid="u1", kind=EventKind.RESERVATION, start_date=CHECKIN,
+                                 end_date=CHECKIN + dt.timedelta(days=3), phone_last4="0042", booking=booking)
+    post(client, token, FORM)
+    guest = Booking.objects.get(pk=booking.pk).guest
+
+    exported = export_guest(guest.pk)["bookings"][0]
+    assert (exported["external_reference"], exported["expected_arrival_time"]) == ("HMTEST0001", "15:30:00")
+    anonymize_guest(guest.pk, actor="user:1", now=NOW)
+    assert CalendarEvent.objects.get(uid="u1").phone_last4 == ""
