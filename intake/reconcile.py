@@ -55,6 +55,8 @@ def reconcile(feed: CalendarFeed, parsed: ParsedCalendar, now: dt.datetime) -> O
         for uid, row in rows.items():
             if uid not in seen and row.removed_at is None:
                 _missing(feed, row, now, outcome)
+    if parsed.events:
+        feed.events.filter(uid__in=[event.uid for event in parsed.events]).update(last_seen_at=now)
     for booking in touched:
         _warn_overlaps(booking, outcome, now)
     return outcome
@@ -157,16 +159,31 @@ def _keep(feed: CalendarFeed, event: ParsedEvent, row: CalendarEvent | None, boo
           now: dt.datetime) -> None:
     if row is None:
         row = CalendarEvent(feed=feed, uid=event.uid, first_seen_at=now)
-    row.kind = EventKind.RESERVATION if event.is_reservation else EventKind.BLOCK
-    row.booking = booking if event.is_reservation else None
-    _seen(row, event, now)
+    _seen(row, event, now, kind=EventKind.RESERVATION if event.is_reservation else EventKind.BLOCK,
+          booking=booking if event.is_reservation else None)
 
 
-def _seen(row: CalendarEvent, event: ParsedEvent, now: dt.datetime) -> None:
+_TRACKED = ("kind", "booking_id", "start_date", "end_date", "reservation_code", "phone_last4", "missed_reads",
+            "removed_at")
+
+
+_KEEP = object()
+
+
+def _seen(row: CalendarEvent, event: ParsedEvent, now: dt.datetime, *, kind: str | None = None, booking=_KEEP) -> None:
+    """Written only when something changed: an unchanged event of an unchanged calendar costs no write (the
+    read's `last_seen_at` is set for all seen events in one statement, `reconcile`)."""
+    before = None if row.pk is None else tuple(getattr(row, name) for name in _TRACKED)
+    if kind is not None:
+        row.kind = kind
+    if booking is not _KEEP:
+        row.booking = booking
     row.start_date, row.end_date = event.start, event.end
     row.reservation_code, row.phone_last4 = event.reservation_code, event.phone_last4
-    row.missed_reads, row.last_seen_at, row.removed_at = 0, now, None
-    row.save()
+    row.missed_reads, row.removed_at = 0, None
+    if before is None or before != tuple(getattr(row, name) for name in _TRACKED):
+        row.last_seen_at = now
+        row.save()
 
 
 def _block(feed: CalendarFeed, event: ParsedEvent, row: CalendarEvent | None, now: dt.datetime) -> None:
