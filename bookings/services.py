@@ -180,3 +180,32 @@ def record_payment(booking: Booking | int, *, amount: Decimal, method: str = "UP
     booking.payment_status = PaymentStatus.PAID if booking.amount_received >= booking.final_amount else PaymentStatus.PARTIAL
     booking.save(update_fields=["amount_received", "payment_status", "updated_at"])
     return payment
+
+
+# --- Intake: a PMS export's history (issue 15 §3) ---------------------------------------------------------------
+
+HISTORY_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CANCELLED)
+
+
+def record_past_booking(*, status: str, now: dt.datetime | None = None, **fields) -> Booking:
+    """Store a stay the host's PMS holds as completed or cancelled: validated and unique by (source, external
+    reference) as in create_booking, but no event is published, so a stay that is over or off sends nothing."""
+    if status not in HISTORY_STATUSES:
+        raise ValueError(f"record_past_booking stores completed or cancelled stays, not {status!r}.")
+    now = now or timezone.now()
+    booking = Booking(status=status, created_at=now, **fields)
+    if status == BookingStatus.CANCELLED:
+        booking.cancelled_at = booking.cancelled_at or now
+    booking.full_clean(exclude=[name for name in ("guest", "listing") if name in fields], validate_constraints=False)
+    existing = existing_external_booking(booking.source, booking.external_reference, booking.listing_id)
+    if existing is not None:
+        raise DuplicateBooking(existing)
+    try:
+        with transaction.atomic():
+            booking.save()
+    except IntegrityError:
+        existing = existing_external_booking(booking.source, booking.external_reference, booking.listing_id)
+        if existing is None:
+            raise
+        raise DuplicateBooking(existing) from None
+    return booking
