@@ -1,8 +1,11 @@
 """Staff API for bookings: list, filter, detail, create, and the lifecycle actions, all through the services."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,6 +14,7 @@ from atlas_guest.api import RolePermissions
 from bookings import services
 from bookings.lifecycle import stage_of
 from bookings.models import ActionSource, Booking, BookingSource, BookingStatus, PaymentStatus
+from intake.idempotency import HEADER, idempotent
 from messaging.models import CommunicationLog
 from tenants.roles import sees_money
 
@@ -40,10 +44,11 @@ class BookingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Booking
-        fields = ("id", "guest", "guest_name", "listing", "listing_name", "property_name", "status", "source", "stage",
+        fields = ("id", "guest", "guest_name", "listing", "listing_name", "property_name", "status", "source",
+                  "external_reference", "contact_needed", "stage",
                   "checkin_date", "checkout_date", "guests_planned", *MONEY, "referral_code", "confirmed_at",
                   "checked_in_at", "checked_out_at", "created_at")
-        read_only_fields = ("status", "confirmed_at", "checked_in_at", "checked_out_at", "created_at")
+        read_only_fields = ("status", "external_reference", "contact_needed", "confirmed_at", "checked_in_at", "checked_out_at", "created_at")
 
     def get_stage(self, booking: Booking) -> str:
         return stage_of(booking, timezone.now(), completed_stays=0).value
@@ -58,15 +63,50 @@ class BookingSerializer(serializers.ModelSerializer):
 
 
 class BookingCreateSerializer(serializers.Serializer):
-    guest = serializers.IntegerField()
+    """A new booking. The guest is either `guest` (an id) or given inline (`guest_name` with `guest_phone` and/or
+    `guest_email`: a channel manager does not know our ids; a returning guest is found by phone, then email).
+    A booking with neither phone nor email is "contact needed": the guest completes it through the portal link.
+    `source` + `external_reference` is unique: the channel's retry of the same booking creates none."""
+
+    guest = serializers.IntegerField(required=False)
+    guest_name = serializers.CharField(required=False, max_length=200)
+    guest_phone = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                        help_text="A mobile number; India (+91) unless it has a country code.")
+    guest_email = serializers.EmailField(required=False, allow_blank=True)
     listing = serializers.IntegerField()
     checkin_date = serializers.DateField()
     checkout_date = serializers.DateField()
     guests_planned = serializers.IntegerField(min_value=1, max_value=50)
     total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     source = serializers.ChoiceField(choices=BookingSource.choices, default=BookingSource.DIRECT)
+    external_reference = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                               help_text="The booking's id at its source (OTA, PMS, channel manager).")
     referral_code = serializers.CharField(required=False, allow_blank=True, max_length=20)
     confirm = serializers.BooleanField(default=True)
+
+    def validate_guest_phone(self, value: str) -> str:
+        if not value.strip():
+            return ""
+        from guests.phones import is_mobile, normalize_phone
+
+        try:
+            phone = normalize_phone(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        if not is_mobile(phone):
+            raise serializers.ValidationError(f"“{value}” is not a mobile number: messages go by WhatsApp and SMS, "
+                                              "which need one. Send a mobile, or the email alone.")
+        return phone
+
+    def validate(self, data):
+        inline = [name for name in ("guest_name", "guest_phone", "guest_email") if data.get(name)]
+        if "guest" in data and inline:
+            raise serializers.ValidationError({"guest": ["Give either a guest id or the guest's name and contact, "
+                                                         "not both."]})
+        if "guest" not in data and "guest_name" not in data:
+            raise serializers.ValidationError({"guest": ["Give the guest's id, or their name (guest_name) with a "
+                                                         "phone or email."]})
+        return data
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -110,17 +150,68 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                     raise serializers.ValidationError({name: exc.detail}) from None  # per field, like the rest
         return queryset
 
+    @extend_schema(
+        parameters=[OpenApiParameter(
+            HEADER, str, OpenApiParameter.HEADER, required=False,
+            description="Makes a retry safe (Stripe's semantics): the same key and body within 24 hours get the "
+                        "first response again, with `Idempotent-Replayed: true`; the same key with another body "
+                        "gets 422. A refused request (400) stores nothing.")],
+        responses={
+            201: OpenApiResponse(BookingSerializer, description="Created."),
+            200: OpenApiResponse(BookingSerializer, description="This source's reference was booked already with "
+                                                                "these dates: that booking (a retry)."),
+            409: OpenApiResponse(OpenApiTypes.OBJECT, description="This source's reference is another stay: "
+                                                                  "`booking` is its id."),
+            422: OpenApiResponse(OpenApiTypes.OBJECT, description="The Idempotency-Key was used for another "
+                                                                  "request."),
+        },
+    )
     def create(self, request, *args, **kwargs):
         incoming = BookingCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        data = dict(incoming.validated_data)
+        return idempotent(request, lambda: self._create(request, dict(incoming.validated_data)))
+
+    def _create(self, request, data: dict) -> Response:
+        """201 with the new booking; 200 with the existing one when the source's reference brought the same stay
+        again (a retry without a key); 409 when that reference is a different stay."""
         confirm = data.pop("confirm")
-        guest = self._related("guest", data.pop("guest"))
         listing = self._related("listing", data.pop("listing"))
-        if not data.get("referral_code"):
-            data.pop("referral_code", None)
-        booking = services.create_booking(guest=guest, listing=listing, confirm=confirm, **data)
-        return Response(BookingSerializer(booking, context={"request": request}).data, status=201)
+        existing = services.existing_external_booking(data.get("source", BookingSource.DIRECT),
+                                                      data.get("external_reference", ""), listing.pk)
+        if existing is None:
+            try:
+                with transaction.atomic():  # a guest made for a booking that is then refused goes with it
+                    data["guest"] = self._guest(data)
+                    if not data.get("referral_code"):
+                        data.pop("referral_code", None)
+                    booking = services.create_booking(listing=listing, confirm=confirm, **data)
+                    if booking.contact_needed:
+                        from portal.services import issue_portal_token
+
+                        issue_portal_token(booking)  # the link the host sends the guest, at once
+            except services.DuplicateBooking as exc:  # a concurrent request stored it first
+                existing = exc.existing
+            else:
+                return Response(BookingSerializer(booking, context={"request": request}).data, status=201)
+        body = BookingSerializer(existing, context={"request": request}).data
+        if (existing.listing_id, existing.checkin_date, existing.checkout_date) == (
+                listing.pk, data["checkin_date"], data["checkout_date"]):
+            return Response(body, status=200)
+        return Response({"external_reference": [
+            f"Booking #{existing.pk} already has the {existing.source} reference “{existing.external_reference}”, "
+            f"for {existing.checkin_date:%d %b %Y}–{existing.checkout_date:%d %b %Y} at {existing.listing.name}. "
+            "Move that booking's dates, or send another reference."], "booking": existing.pk}, status=409)
+
+    def _guest(self, data: dict):
+        """The guest of a new booking: by id, or found/created from the inline name, phone and email."""
+        if "guest" in data:
+            return self._related("guest", data.pop("guest"))
+        from guests.services import find_or_create_guest
+
+        name, phone, email = (data.pop(f"guest_{part}", "") for part in ("name", "phone", "email"))
+        data["contact_needed"] = not (phone or email)
+        guest, _created = find_or_create_guest(name=name, phone=phone, email=email)
+        return guest
 
     @staticmethod
     def _related(field: str, pk: int):

@@ -88,13 +88,16 @@ def anonymize_guest(guest_id: int, *, actor: str, now: dt.datetime | None = None
     from intake.models import CalendarEvent
 
     CalendarEvent.objects.filter(booking__guest=guest).update(phone_last4="")  # the OTA's part of the phone
+    from intake.models import IdempotencyRecord
+
+    IdempotencyRecord.objects.filter(response_body__guest=guest.pk).delete()  # an API answer naming the guest
     AuditLog.objects.create(actor=actor, action="guest.anonymized", object_type="Guest", object_id=str(guest.pk), created_at=now)
     return guest
 
 
 def apply_retention(now: dt.datetime | None = None) -> dict[str, int]:
     """§10.3, in the current tenant: portal tokens past expiry keep only their hash; communication logs (and
-    their attempts and sandbox copies) older than two years are deleted."""
+    their attempts and sandbox copies) older than two years are deleted; API idempotency keys after a day."""
     from messaging.models import CommunicationLog, SandboxMessage
     from portal.models import GuestPortalToken
 
@@ -104,7 +107,10 @@ def apply_retention(now: dt.datetime | None = None) -> dict[str, int]:
     cutoff = now - LOG_RETENTION
     sandbox, _ = SandboxMessage.objects.filter(created_at__lt=cutoff).delete()
     logs, _ = CommunicationLog.objects.filter(created_at__lt=cutoff).delete()
-    return {"tokens_deactivated": tokens, "logs_deleted": logs, "sandbox_deleted": sandbox}
+    from intake.idempotency import prune
+
+    keys = prune(now)  # an API answer kept for its retries carries the guest's name: a day, no more
+    return {"tokens_deactivated": tokens, "logs_deleted": logs, "sandbox_deleted": sandbox, "idempotency_keys": keys}
 
 
 def daily_retention() -> dict:
