@@ -148,6 +148,20 @@ class BookingAdmin(TenantModelAdmin):
             n=Count("pk")).values("n")
         return super().get_queryset(request).annotate(completed_stays=Subquery(completed))
 
+    def get_urls(self):
+        from django.urls import path
+
+        page = path("import/", self.admin_site.admin_view(self.import_view), name="bookings_booking_import")
+        return [page, *super().get_urls()]
+
+    def import_view(self, request):
+        """Issue 15 §3: a PMS export, previewed row by row, then imported (intake/import_admin.py)."""
+        from intake.import_admin import import_view
+
+        return import_view(self, request)
+
+    import_view.csrf_exempt = True  # the page sets its upload handler first, then checks CSRF itself
+
     def get_list_display(self, request):
         shown = super().get_list_display(request)
         return shown if sees_money(request) else [f for f in shown if f not in MONEY_FIELDS]
