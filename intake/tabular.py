@@ -92,7 +92,7 @@ def _text_table(data: bytes) -> Table:
         if any(_filled(cell) for cell in row):
             rows.append(tuple(row))
             kept.append(number)
-    notes = [] if encoding in ("UTF-8", "ASCII") else [f"Read as {encoding}."]
+    notes = [] if encoding == "UTF-8" else [f"Read as {encoding}."]
     if delimiter != ",":
         notes.append({"\t": "Columns separated by tabs.", ";": "Columns separated by semicolons."}[delimiter])
     return Table([_header(h) for h in dataset.headers or []], rows, kept, notes)

@@ -192,6 +192,12 @@ def test_excels_unicode_text_utf16_tab_separated(tenant, listings):
     assert "Read as UTF-16 (Excel's Unicode text)." in result.notes and "Columns separated by tabs." in result.notes
 
 
+def test_utf16_without_its_byte_order_mark(tenant, listings):
+    text = "Listing\tGuest name\tCheck-in\tCheck-out\nGarden Loft\tZoë Fernandes\t05/12/2026\t08/12/2026\n"
+    result = run(text.encode("utf-16-le"))
+    assert "Read as UTF-16." in result.notes and Booking.objects.get().guest.name == "Zoë Fernandes"
+
+
 def test_windows_1252_csv(tenant, listings):
     data = csv_file("Garden Loft,José Müller,+91 98765 00106,,05/12/2026,08/12/2026,1,100,,,W1,").decode()
     result = run(data.encode("cp1252"))
